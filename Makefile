@@ -1,0 +1,80 @@
+# reels-live: every developer command. `make run` and `make test` install what they need on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+include local/tools.mk
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# Lambda's runtime is python3.12. pyenv's shim cannot be trusted (it fails when 3.12 is not the selected
+# version), so look in pyenv's versions folder first, then for a python3.12 that really runs.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PY312 ?= $(shell for p in $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.12.*/bin/python3.12))) python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+# `sam build` without containers looks for python3.12 on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(dir $(PY312)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export SAM_CLI_DISABLE_UPDATE_CHECK := 1
+export LIVEKIT_SERVER_BIN RIE_BIN
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constraints.txt
+	@test -n "$(PY312)" || { echo "Python 3.12 was not found. Install it (pyenv install 3.12, or your OS package" \
+	  "python3.12 with venv) and run make again." >&2; exit 1; }
+	@echo "creating $(VENV) with $(PY312) (first run: a few minutes)"
+	@rm -rf $(VENV) && $(PY312) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## create .venv with python3.12 and the pinned dev requirements
+
+.PHONY: constraints
+constraints: venv ## re-pin every transitive dev package after a requirements change
+	@{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check; } > constraints.new && mv constraints.new constraints.txt
+
+$(TOOLS_DIR)/livekit-server-$(LIVEKIT_SERVER_VERSION):
+	$(call go_install,$(LIVEKIT_SERVER_MODULE),$(LIVEKIT_SERVER_VERSION),server,$@)
+
+$(RIE_BIN):
+	$(call go_install,$(RIE_MODULE),$(RIE_VERSION),aws-lambda-rie,$@)
+
+.PHONY: livekit
+livekit: $(LIVEKIT_SERVER_BIN) ## build the pinned livekit-server (skipped when one is on PATH)
+
+.PHONY: rie
+rie: $(RIE_BIN) ## build the pinned AWS Lambda Runtime Interface Emulator
+
+.PHONY: lint
+lint: venv ## ruff lint and format check
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+.PHONY: format
+format: venv ## apply ruff fixes and formatting
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+.PHONY: validate
+validate: venv ## sam validate --lint
+	@$(VENV)/bin/sam validate --lint --template template.yaml
+
+.PHONY: build
+build: venv ## sam build (no containers) into .aws-sam/build
+	@$(VENV)/bin/sam build --template template.yaml
+
+.PHONY: test
+test: venv livekit lint validate ## lint, validate the template and run every test (real livekit-server included)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: venv livekit ## print AWS and LiveKit calls per operation and cold-import times
+	@$(PY) -m bench $(BENCH_ARGS)
+
+.PHONY: clean
+clean: ## remove build output and caches (keeps .venv and the tools cache)
+	@rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .tmp

@@ -1,0 +1,24 @@
+"""GET /streams/{streamId}: a stream as the app shows it."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reels_live import streams
+from reels_live.http import StreamIdPath, documented, http_api
+from reels_live.models import StreamView
+from reels_live.observability import logger, metrics, tracer
+
+app = http_api()
+
+
+@app.get("/streams/<streamId>", summary="Read a stream", responses=documented(401, 404), tags=["streams"])
+@tracer.capture_method
+def get_stream(streamId: StreamIdPath) -> StreamView:
+    return streams.get_stream(streamId)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""reels-live domain package, shipped to every function as the CommonLayer."""

@@ -1,0 +1,224 @@
+"""The only module that talks to LiveKit: rooms through its HTTP (Twirp) API, and access tokens.
+
+`livekit.api` costs a few hundred milliseconds to import, so it is imported on first use, never at module
+import. Its `LiveKitAPI` is bound to the event loop that created it, so the container keeps one loop and
+one client for its whole life and runs every call on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from reels_live import clock
+from reels_live.config import settings
+from reels_live.models import Role, Stream
+
+if TYPE_CHECKING:
+    from livekit import api
+
+ROOM_PREFIX = "stream_"
+
+
+class LiveKitError(Exception):
+    """LiveKit could not do what was asked, after retries where retrying made sense."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The API key pair from Secrets Manager; `previous_keys` still verify webhooks during a rotation."""
+
+    api_key: str
+    api_secret: str
+    previous_keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def verification_keys(self) -> dict[str, str]:
+        return {**self.previous_keys, self.api_key: self.api_secret}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: int
+
+
+def credentials() -> Credentials:
+    """Read (and cache for LIVEKIT_CREDENTIALS_MAX_AGE_SECONDS) the secret `{apiKey, apiSecret, previousKeys?}`."""
+    from aws_lambda_powertools.utilities import parameters
+
+    config = settings()
+    secret = parameters.get_secret(
+        config.livekit_credentials_secret,
+        transform="json",
+        max_age=config.livekit_credentials_max_age_seconds,
+    )
+    return Credentials(
+        api_key=secret["apiKey"],
+        api_secret=secret["apiSecret"],
+        previous_keys=dict(secret.get("previousKeys") or {}),
+    )
+
+
+def room_name(stream_id: str) -> str:
+    return f"{ROOM_PREFIX}{stream_id}"
+
+
+def stream_id_of_room(name: str) -> str | None:
+    """The stream a room belongs to, or None for rooms this app did not make."""
+    if not name.startswith(ROOM_PREFIX) or len(name) == len(ROOM_PREFIX):
+        return None
+    return name.removeprefix(ROOM_PREFIX)
+
+
+def issue_token(stream: Stream, user_id: str, role: Role) -> IssuedToken:
+    """A room token: broadcasters publish; viewers subscribe and send data but never publish."""
+    from livekit import api
+
+    config = settings()
+    keys = credentials()
+    is_broadcaster = role is Role.BROADCASTER
+    ttl = config.broadcaster_token_ttl_seconds if is_broadcaster else config.viewer_token_ttl_seconds
+    grants = api.VideoGrants(
+        room_join=True,
+        room=stream.room_name,
+        # Explicit: LiveKit's default for can_publish is True.
+        can_publish=is_broadcaster,
+        can_subscribe=True,
+        can_publish_data=True,
+        can_update_own_metadata=False,
+    )
+    token = (
+        api.AccessToken(keys.api_key, keys.api_secret)
+        .with_identity(user_id)
+        .with_ttl(timedelta(seconds=ttl))
+        .with_grants(grants)
+        .with_attributes({"role": role.value})
+        .to_jwt()
+    )
+    return IssuedToken(token=token, expires_at=clock.now_ms() + ttl * 1000)
+
+
+def create_room(stream: Stream) -> None:
+    """Create the stream's room (idempotent in LiveKit), with auto-egress to S3 when it is recorded."""
+    from livekit import api
+
+    config = settings()
+    request = api.CreateRoomRequest(
+        name=stream.room_name,
+        empty_timeout=config.room_empty_timeout_seconds,
+        departure_timeout=config.room_departure_timeout_seconds,
+        max_participants=config.room_max_participants,
+        metadata=json.dumps({"streamId": stream.stream_id}),
+    )
+    if stream.record:
+        request.egress.CopyFrom(_recording_egress(stream))
+
+    async def call(client: api.LiveKitAPI) -> None:
+        await client.room.create_room(request)
+
+    _run_with_retries(call, "create_room")
+
+
+def delete_room(name: str) -> None:
+    """Delete a room, disconnecting everyone in it; a room that is already gone counts as deleted."""
+    from livekit import api
+
+    async def call(client: api.LiveKitAPI) -> None:
+        try:
+            await client.room.delete_room(api.DeleteRoomRequest(room=name))
+        except api.TwirpError as error:
+            if error.status != 404 and error.code != "not_found":
+                raise
+
+    _run_with_retries(call, "delete_room")
+
+
+def _recording_egress(stream: Stream) -> api.RoomEgress:
+    from livekit import api
+
+    config = settings()
+    upload = api.S3Upload(
+        bucket=config.recordings_bucket,
+        region=config.aws_region,
+        # LiveKit assumes this role to write; no long-lived AWS keys are handed over.
+        assume_role_arn=config.egress_role_arn,
+        assume_role_external_id=config.egress_external_id,
+    )
+    output = api.EncodedFileOutput(
+        file_type=api.EncodedFileType.MP4,
+        filepath=f"recordings/{stream.stream_id}/{{time}}.mp4",
+        s3=upload,
+    )
+    return api.RoomEgress(room=api.RoomCompositeEgressRequest(layout="speaker", file_outputs=[output]))
+
+
+# One loop and one client per container: LiveKitAPI's aiohttp session belongs to the loop that made it.
+_loop: asyncio.AbstractEventLoop | None = None
+_client: Any = None
+_client_key: str | None = None
+# Replaced in tests so retries do not wait.
+sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
+async def _api_client() -> api.LiveKitAPI:
+    """The container's client, rebuilt when the secret's active key changed (rotation)."""
+    import aiohttp
+    from livekit import api
+
+    global _client, _client_key
+    keys = credentials()
+    if _client is None or _client_key != keys.api_key:
+        if _client is not None:
+            await _client.aclose()
+        _client = api.LiveKitAPI(
+            settings().livekit_url,
+            keys.api_key,
+            keys.api_secret,
+            timeout=aiohttp.ClientTimeout(total=settings().livekit_timeout_seconds),
+            # Our own retry below is the only one, so attempts and backoff are ours to count.
+            failover=False,
+        )
+        _client_key = keys.api_key
+    return _client
+
+
+def _is_retryable(error: BaseException) -> bool:
+    import aiohttp
+    from livekit import api
+
+    if isinstance(error, api.TwirpError):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError)
+
+
+def _run_with_retries[T](call: Callable[[api.LiveKitAPI], Awaitable[T]], operation: str) -> T:
+    """Run one LiveKit call on the container's loop, retrying transient failures with jittered backoff."""
+    attempts = settings().livekit_attempts
+
+    async def attempt_all() -> T:
+        for attempt in range(attempts):
+            try:
+                return await call(await _api_client())
+            except Exception as error:
+                if not _is_retryable(error):
+                    raise LiveKitError(f"{operation} failed: {error}") from error
+                if attempt + 1 == attempts:
+                    raise LiveKitError(f"{operation} failed after {attempts} attempts: {error}") from error
+                # Full jitter: 0..(0.2 s * 2^attempt), so retrying clients spread out.
+                await sleep(random.uniform(0, 0.2 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return _event_loop().run_until_complete(attempt_all())

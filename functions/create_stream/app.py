@@ -30,7 +30,10 @@ IdempotencyKey = Annotated[
     "/streams",
     status_code=201,
     summary="Start a live stream",
-    responses=documented(401, 409, 429, 503),
+    operation_id="createStream",
+    responses=documented(
+        (201, StreamWithConnection, "The stream, preparing, and how to publish"), 401, 409, 429, 503
+    ),
     tags=["streams"],
 )
 @tracer.capture_method

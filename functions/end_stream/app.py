@@ -12,7 +12,11 @@ app = http_api()
 
 
 @app.post(
-    "/streams/<streamId>/end", summary="End a stream", responses=documented(401, 403, 404), tags=["streams"]
+    "/streams/<streamId>/end",
+    summary="End a stream",
+    operation_id="endStream",
+    responses=documented((200, StreamView, "The ended stream"), 401, 403, 404),
+    tags=["streams"],
 )
 @tracer.capture_method
 def end_stream(streamId: StreamIdPath, request: EndStreamRequest | None = None) -> StreamView:

@@ -11,7 +11,13 @@ from reels_live.observability import logger, metrics, tracer
 app = http_api()
 
 
-@app.get("/streams/<streamId>", summary="Read a stream", responses=documented(401, 404), tags=["streams"])
+@app.get(
+    "/streams/<streamId>",
+    summary="Read a stream",
+    operation_id="getStream",
+    responses=documented((200, StreamView, "The stream"), 401, 404),
+    tags=["streams"],
+)
 @tracer.capture_method
 def get_stream(streamId: StreamIdPath) -> StreamView:
     return streams.get_stream(streamId)

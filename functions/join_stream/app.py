@@ -14,7 +14,8 @@ app = http_api()
 @app.post(
     "/streams/<streamId>/join",
     summary="Join a stream",
-    responses=documented(401, 402, 404, 410),
+    operation_id="joinStream",
+    responses=documented((200, StreamWithConnection, "How to connect"), 401, 402, 404, 410),
     tags=["streams"],
 )
 @tracer.capture_method

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from reels_live.errors import DomainError, InvalidRequest, Unauthorized
@@ -82,15 +83,21 @@ def error_response(error: DomainError) -> Response:
     return _envelope(error.status, body, error.headers)
 
 
-def documented(*statuses: int) -> dict[int, Any]:
-    """OpenAPI `responses` for the error statuses a route can answer (422 always included)."""
-    return {
-        status: {
-            "description": _DESCRIPTIONS[status],
+def documented(success: tuple[int, type[BaseModel], str], *errors: int) -> dict[int, Any]:
+    """OpenAPI `responses` for a route: its success answer and the errors it can give (422 always).
+
+    Powertools documents only the declared responses once any are declared, so the success one is here too.
+    """
+    status, model, description = success
+    responses: dict[int, Any] = {
+        status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+    }
+    for error in sorted({*errors, VALIDATION_STATUS}):
+        responses[error] = {
+            "description": _DESCRIPTIONS[error],
             "content": {content_types.APPLICATION_JSON: {"model": ErrorEnvelope}},
         }
-        for status in sorted({*statuses, VALIDATION_STATUS})
-    }
+    return responses
 
 
 def _validation_error(errors: Any) -> InvalidRequest:

@@ -172,10 +172,6 @@ def end_stream(stream: Stream, *, ended_at: int, save_as_reel: bool, reason: str
         ":reason": reason,
         ":stream": stream.stream_id,
     }
-    set_recording = ""
-    if stream.record:
-        set_recording = ", recordingStatus = if_not_exists(recordingStatus, :pending)"
-        values[":pending"] = "pending"
     try:
         client().transact_write_items(
             TransactItems=[
@@ -185,7 +181,7 @@ def end_stream(stream: Stream, *, ended_at: int, save_as_reel: bool, reason: str
                         "Key": to_attributes(keys.stream(stream.stream_id)),
                         "UpdateExpression": (
                             "SET #status = :ended, endedAt = :ended_at, durationMs = :duration, "
-                            f"saveAsReel = :save, endReason = :reason{set_recording} REMOVE GSI2PK, GSI2SK"
+                            "saveAsReel = :save, endReason = :reason REMOVE GSI2PK, GSI2SK"
                         ),
                         "ConditionExpression": "#status = :expected",
                         "ExpressionAttributeNames": {"#status": "status"},

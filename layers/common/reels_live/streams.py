@@ -1,5 +1,7 @@
 """Stream lifecycle rules: start, read, admit and end a stream (no HTTP, no Lambda, no table keys)."""
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from reels_live import clock, ids, livekit
 from reels_live.config import settings
 from reels_live.errors import (
@@ -22,7 +24,7 @@ from reels_live.models import (
     StreamWithConnection,
     can_transition,
 )
-from reels_live.observability import logger
+from reels_live.observability import logger, metrics
 from reels_live.store import streams as stream_store
 
 
@@ -57,6 +59,7 @@ def start_stream(author_id: str, request: CreateStreamRequest) -> StreamWithConn
         livekit.create_room(stream)
     except livekit.LiveKitError as error:
         logger.warning("room creation failed", extra={"stream_id": stream_id, "error": str(error)})
+        metrics.add_metric(name="RoomCreateFailed", unit=MetricUnit.Count, value=1)
         stream_store.refund_create_quota(author_id, quota.window_start_ms)
         raise LiveKitUnavailable(
             "The live video service is unavailable; nothing was created. Retry."
@@ -71,6 +74,7 @@ def start_stream(author_id: str, request: CreateStreamRequest) -> StreamWithConn
         _delete_room_quietly(stream)
         raise _active_stream_exists(stream_store.get_active_stream_id(author_id)) from None
     logger.info("stream created", extra={"stream_id": stream_id, "user_id": author_id})
+    metrics.add_metric(name="StreamStarted", unit=MetricUnit.Count, value=1)
     return StreamWithConnection(stream=StreamView.of(stream), connection=_connect(stream, author_id))
 
 
@@ -88,6 +92,11 @@ def join_stream(stream_id: str, user_id: str) -> StreamWithConnection:
         raise StreamRequiresPayment("This stream is gated; buy access to join.", price=stream.price)
     role = Role.BROADCASTER if is_author else Role.VIEWER
     stream_store.record_admission(stream_id, user_id, role.value, clock.now_ms())
+    metrics.add_metric(
+        name="ViewerAdmitted" if role is Role.VIEWER else "BroadcasterAdmitted",
+        unit=MetricUnit.Count,
+        value=1,
+    )
     logger.info(
         "participant admitted", extra={"stream_id": stream_id, "user_id": user_id, "role": role.value}
     )
@@ -113,6 +122,7 @@ def end_stream(stream_id: str, user_id: str, *, save_as_reel: bool) -> StreamVie
     else:
         return StreamView.of(stream)
     logger.info("stream ended", extra={"stream_id": stream_id, "user_id": user_id})
+    metrics.add_metric(name="StreamEnded", unit=MetricUnit.Count, value=1)
     _delete_room_quietly(stream)
     return StreamView.of(stream)
 
@@ -149,3 +159,4 @@ def _delete_room_quietly(stream: Stream) -> None:
         livekit.delete_room(stream.room_name)
     except livekit.LiveKitError as error:
         logger.warning("room deletion failed", extra={"stream_id": stream.stream_id, "error": str(error)})
+        metrics.add_metric(name="RoomDeleteFailed", unit=MetricUnit.Count, value=1)

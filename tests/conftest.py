@@ -5,22 +5,43 @@ so a variable missing from the template fails here, not after deploy.
 """
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from livekit.protocol.egress import EgressStatus
 from moto import mock_aws
 
-from local import provision
+from local import intrinsics, provision, template
+from local.livekit.relay import LocalLiveKit, local_livekit
+from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
 from reels_live import aws, clock, config
 from reels_live import livekit as livekit_client
+from tests.support import livekit as lk
 from tests.support import stack
 
 START_MS = 1_795_600_000_000  # 2026-11-26T07:06:40Z
-DEV_KEYS = ("devkey", "secret-that-is-at-least-32-characters-long")
+DEV_KEYS = (DEV_API_KEY, DEV_API_SECRET)
 # Template parameters for tests: nothing listens on port 9, so LiveKit calls fail unless a test
 # brings the real server up with the `livekit` fixture.
 TEST_PARAMETERS = {"LiveKitUrl": "ws://127.0.0.1:9"}
+
+
+def _powertools_settings() -> dict[str, str]:
+    """The POWERTOOLS_* variables template.yaml's Globals give every function (Logger, Tracer and Metrics
+    read them when reels_live.observability is first imported, so they must be set before any test runs)."""
+    context = intrinsics.Context(parameters=intrinsics.parameters(TEST_PARAMETERS))
+    variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
+    settings = {
+        name: str(intrinsics.resolve(value, context))
+        for name, value in variables.items()
+        if name.startswith("POWERTOOLS_")
+    }
+    return {**settings, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+
+
+os.environ.update(_powertools_settings())
 
 
 class FrozenClock:
@@ -48,8 +69,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        **_powertools_settings(),
     }.items():
         monkeypatch.setenv(name, value)
     _reset_caches()
@@ -84,3 +104,37 @@ def aws_backend(environment: None) -> Iterator[stack.Context]:
         context = provision.provision(TEST_PARAMETERS, livekit_keys=DEV_KEYS)
         stack.activate(context)
         yield context
+
+
+@pytest.fixture(scope="session")
+def livekit_session() -> Iterator[LocalLiveKit]:
+    """The real livekit-server behind the relay, started once for the tests that ask for it."""
+    with local_livekit() as local:
+        yield local
+
+
+@pytest.fixture
+def livekit(livekit_session: LocalLiveKit, aws_backend: stack.Context) -> Iterator[LocalLiveKit]:
+    """The stack's LiveKitUrl pointed at the relay; each test starts with no rooms, faults or counts."""
+    relay = livekit_session.relay
+    relay.reset_api()
+    relay.clear_faults()
+    relay.clear_webhooks()
+    stack.set_parameter("LiveKitUrl", livekit_session.url)
+    yield livekit_session
+    server = livekit_session.server
+    for room in lk.rooms(server.http_url, server.api_key, server.api_secret):
+        lk.delete_room(server.http_url, server.api_key, server.api_secret, room.name)
+    _wait_for_recordings_to_settle(livekit_session)
+
+
+_FINISHED = {EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED}
+
+
+def _wait_for_recordings_to_settle(local: LocalLiveKit, timeout: float = 10.0) -> None:
+    """Simulated recordings upload when their room finishes; let them land while this test's moto lives."""
+    deadline = time.monotonic() + timeout
+    while any(info.status not in _FINISHED for info in local.relay.egress_list()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("simulated egress did not finish after its room was deleted")
+        time.sleep(0.05)

@@ -23,6 +23,10 @@ def rooms(url: str, key: str, secret: str, names: list[str] | None = None) -> li
     return list(response.rooms)
 
 
+def delete_room(url: str, key: str, secret: str, room: str) -> None:
+    _call(url, key, secret, lambda c: c.room.delete_room(api.DeleteRoomRequest(room=room)))
+
+
 def participants(url: str, key: str, secret: str, room: str) -> list[api.ParticipantInfo]:
     response = _call(
         url, key, secret, lambda c: c.room.list_participants(api.ListParticipantsRequest(room=room))

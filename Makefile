@@ -72,7 +72,7 @@ test: venv livekit lint validate ## lint, validate the template and run every te
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: venv livekit ## print AWS and LiveKit calls per operation and cold-import times
+bench: venv livekit build ## print AWS and LiveKit calls per operation and cold-import times (BENCH_ARGS=section)
 	@$(PY) -m bench $(BENCH_ARGS)
 
 .PHONY: clean

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities import parameters
 from livekit.protocol.egress import EgressStatus
 from moto import mock_aws
 
-from local import intrinsics, provision, template
+from local import provision
 from local.livekit.relay import LocalLiveKit, local_livekit
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
 from reels_live import aws, clock, config
@@ -28,20 +28,8 @@ DEV_KEYS = (DEV_API_KEY, DEV_API_SECRET)
 TEST_PARAMETERS = {"LiveKitUrl": "ws://127.0.0.1:9"}
 
 
-def _powertools_settings() -> dict[str, str]:
-    """The POWERTOOLS_* variables template.yaml's Globals give every function (Logger, Tracer and Metrics
-    read them when reels_live.observability is first imported, so they must be set before any test runs)."""
-    context = intrinsics.Context(parameters=intrinsics.parameters(TEST_PARAMETERS))
-    variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
-    settings = {
-        name: str(intrinsics.resolve(value, context))
-        for name, value in variables.items()
-        if name.startswith("POWERTOOLS_")
-    }
-    return {**settings, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-
-
-os.environ.update(_powertools_settings())
+# Logger, Tracer and Metrics read these when reels_live.observability is first imported.
+os.environ.update(stack.powertools_settings(TEST_PARAMETERS))
 
 
 class FrozenClock:
@@ -69,7 +57,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        **_powertools_settings(),
+        **stack.powertools_settings(TEST_PARAMETERS),
     }.items():
         monkeypatch.setenv(name, value)
     _reset_caches()

@@ -5,10 +5,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from local import intrinsics
+from local import intrinsics, template
 from local.intrinsics import Context
 
-__all__ = ["Context", "activate", "current", "environment_of", "function_environment", "set_parameter"]
+__all__ = [
+    "Context",
+    "activate",
+    "current",
+    "environment_of",
+    "function_environment",
+    "powertools_settings",
+    "set_parameter",
+]
 from reels_live import config
 
 _current: Context | None = None
@@ -46,3 +54,18 @@ def function_environment(function: str) -> Iterator[dict[str, str]]:
         os.environ.clear()
         os.environ.update(saved)
         config.settings.cache_clear()
+
+
+def powertools_settings(parameter_overrides: dict[str, Any]) -> dict[str, str]:
+    """The POWERTOOLS_* variables template.yaml's Globals give every function, quiet and untraced for tests.
+
+    Logger, Tracer and Metrics read them when reels_live.observability is first imported, so they must be in
+    the environment before any handler module is."""
+    context = Context(parameters=intrinsics.parameters(parameter_overrides))
+    variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
+    settings = {
+        name: str(intrinsics.resolve(value, context))
+        for name, value in variables.items()
+        if name.startswith("POWERTOOLS_")
+    }
+    return {**settings, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}

@@ -195,6 +195,16 @@ async def _api_client() -> api.LiveKitAPI:
     return _client
 
 
+def close() -> None:
+    """Close the container's client and loop (tools that switch LiveKit servers; Lambda never needs it)."""
+    global _client, _client_key, _loop
+    if _client is not None and _loop is not None and not _loop.is_closed():
+        _loop.run_until_complete(_client.aclose())
+    if _loop is not None:
+        _loop.close()
+    _client = _client_key = _loop = None
+
+
 def _is_retryable(error: BaseException) -> bool:
     import aiohttp
     from livekit import api

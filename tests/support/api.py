@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local import template
+from local import intrinsics, template
 from tests.support import stack
 
 EVENTS = template.ROOT / "events"
@@ -123,18 +123,26 @@ def http_event(
     return route.function, event
 
 
-def invoke(function: str, event: dict[str, Any]) -> ApiResponse:
-    module = handler_module(function)
+def invoke(function: str, event: dict[str, Any], *, remaining_ms: int | None = None) -> ApiResponse:
+    """Run a handler; its context has the template's Timeout left (or `remaining_ms`), as a fresh invocation."""
+    if remaining_ms is None:
+        remaining_ms = int(intrinsics.function_setting(function, "Timeout", 3)) * 1000
+    context = LambdaContext(function_name=function, remaining_ms=remaining_ms)
     with stack.function_environment(function):
-        result = module.lambda_handler(copy.deepcopy(event), LambdaContext(function_name=function))
+        # Imported inside the function's environment, as Lambda does: Powertools reads its settings
+        # (service, metrics namespace) when the shared Logger and Metrics are created.
+        module = handler_module(function)
+        result = module.lambda_handler(copy.deepcopy(event), context)
     if "statusCode" not in result:
         # HTTP API treats a bare JSON answer as 200 with that body.
         return ApiResponse(200, {}, result, result)
     body = result.get("body")
     if result.get("isBase64Encoded") and body:
         body = base64.b64decode(body).decode()
-    parsed = json.loads(body) if body else None
     headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    # JSON answers parsed; anything else (the unsubscribe pages' HTML) kept as text.
+    is_json = headers.get("content-type", "application/json").startswith("application/json")
+    parsed = (json.loads(body) if is_json else body) if body else None
     return ApiResponse(result["statusCode"], headers, parsed, result)
 
 

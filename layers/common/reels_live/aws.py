@@ -12,9 +12,15 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeou
 
 
 @cache
-def client(service: str) -> Any:
-    """The shared client for an AWS service (region and endpoint from the environment)."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+def client(service: str, *, max_attempts: int | None = None) -> Any:
+    """The shared client for an AWS service (region and endpoint from the environment).
+
+    `max_attempts=1` turns botocore's retries off for callers that back off themselves (SES pacing).
+    """
+    config = _CONFIG
+    if max_attempts is not None:
+        config = _CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
+    return boto3.session.Session().client(service, config=config)
 
 
 def reset() -> None:

@@ -30,6 +30,34 @@ class Settings(BaseModel):
     livekit_attempts: int = Field(default=3, alias="LIVEKIT_ATTEMPTS", ge=1)
     livekit_timeout_seconds: float = Field(default=5.0, alias="LIVEKIT_TIMEOUT_SECONDS", gt=0)
 
+    # Social surface and go-live notifications (issue 9).
+    go_live_queue_url: str = Field(default="", alias="GO_LIVE_QUEUE_URL")
+    notification_chunk_queue_url: str = Field(default="", alias="NOTIFICATION_CHUNK_QUEUE_URL")
+    notification_chunk_size: int = Field(default=500, alias="NOTIFICATION_CHUNK_SIZE", ge=1, le=2000)
+    # The chunk queue's ScalingConfig.MaximumConcurrency: each invocation gets this share of the SES rate.
+    notification_delivery_concurrency: int = Field(
+        default=10, alias="NOTIFICATION_DELIVERY_CONCURRENCY", ge=1
+    )
+    # Threads one delivering invocation uses for its per-recipient claims and per-device publishes.
+    delivery_workers: int = Field(default=16, alias="DELIVERY_WORKERS", ge=1)
+    ses_max_send_rate: float = Field(default=14, alias="SES_MAX_SEND_RATE", gt=0)
+    go_live_cooldown_seconds: int = Field(default=1800, alias="GO_LIVE_COOLDOWN_SECONDS", ge=0)
+    inbox_retention_days: int = Field(default=30, alias="INBOX_RETENTION_DAYS", gt=0)
+    stream_link_base_url: str = Field(default="", alias="STREAM_LINK_BASE_URL")
+    email_template_name: str = Field(default="", alias="EMAIL_TEMPLATE_NAME")
+    email_configuration_set: str = Field(default="", alias="EMAIL_CONFIGURATION_SET")
+    email_sender_address: str = Field(default="", alias="EMAIL_SENDER_ADDRESS")
+    unsubscribe_url: str = Field(default="", alias="UNSUBSCRIBE_URL")
+    unsubscribe_secret_arn: str = Field(default="", alias="UNSUBSCRIBE_SECRET_ARN")
+    # Mailbox providers may send the one-click POST long after delivery, so links live for months.
+    unsubscribe_link_ttl_days: int = Field(default=90, alias="UNSUBSCRIBE_LINK_TTL_DAYS", gt=0)
+    unsubscribe_secret_max_age_seconds: int = Field(default=300, alias="UNSUBSCRIBE_SECRET_MAX_AGE_SECONDS")
+    apns_platform_application_arn: str = Field(default="", alias="APNS_PLATFORM_APPLICATION_ARN")
+    apns_sandbox_platform_application_arn: str = Field(
+        default="", alias="APNS_SANDBOX_PLATFORM_APPLICATION_ARN"
+    )
+    fcm_platform_application_arn: str = Field(default="", alias="FCM_PLATFORM_APPLICATION_ARN")
+
 
 @cache
 def settings() -> Settings:

@@ -116,3 +116,33 @@ class IdempotencyKeyReused(InvalidRequest):
 
 class IdempotentRequestInProgress(Conflict):
     code = "idempotency_in_progress"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+
+
+class CannotFollowSelf(InvalidRequest):
+    code = "cannot_follow_self"
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+
+
+class PlatformNotConfigured(InvalidRequest):
+    """This deployment has no SNS platform application for the device's platform."""
+
+    code = "platform_not_configured"
+
+
+class PushUnavailable(ServiceUnavailable):
+    code = "push_unavailable"
+
+
+class InvalidUnsubscribeLink(Forbidden):
+    code = "invalid_unsubscribe_link"
+
+
+class UnsubscribeLinkExpired(Gone):
+    code = "unsubscribe_link_expired"

@@ -5,6 +5,7 @@ and every route documents that (replacing Powertools' default `HTTPValidationErr
 OpenAPI document says what the API really answers.
 """
 
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from reels_live.errors import DomainError, InvalidRequest, Unauthorized
-from reels_live.models import ErrorEnvelope
+from reels_live.models import ErrorEnvelope, SignIn
 from reels_live.observability import logger
 
 VALIDATION_STATUS = 422
@@ -26,6 +27,12 @@ StreamIdPath = Annotated[
     ),
 ]
 
+UserIdPath = Annotated[
+    str, Path(pattern=r"^[\w.|:@-]{1,128}$", description="A user id (the identity provider's `sub`)")
+]
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
+
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing or invalid bearer token",
@@ -33,7 +40,7 @@ _DESCRIPTIONS = {
     403: "The caller may not do this",
     404: "Not found",
     409: "Conflicts with the current state",
-    410: "The stream has ended",
+    410: "Gone: the stream has ended, or the link has expired",
     422: "Validation failed; `field` names the culprit",
     429: "Too many requests; see Retry-After",
     503: "A dependency is unavailable; nothing changed, retry later (Retry-After)",
@@ -71,6 +78,17 @@ def caller_id(app: APIGatewayHttpResolver) -> str:
     if not sub:
         raise Unauthorized("No authenticated caller.")
     return str(sub)
+
+
+def caller_sign_in(app: APIGatewayHttpResolver) -> SignIn:
+    """The caller's email as the identity provider vouches for it (`email_verified` arrives as a string)."""
+    claims = app.current_event.request_context.authorizer.jwt_claim
+    email = str(claims.get("email") or "").strip()
+    verified = str(claims.get("email_verified", "")).lower() == "true"
+    name = str(claims.get("name") or claims.get("preferred_username") or "").strip()[:50] or None
+    if not email or not _EMAIL.match(email) or len(email) > 254:
+        return SignIn(name=name)
+    return SignIn(verified_email=email if verified else None, email_unverified=not verified, name=name)
 
 
 def error_response(error: DomainError) -> Response:

@@ -261,3 +261,260 @@ class ErrorBody(CamelModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+# ---------------------------------------------------------------- people, follows and notifications
+
+# User ids come from the identity provider's `sub`; '#' is excluded so an id can never forge a table key.
+UserId = Annotated[str, StringConstraints(pattern=r"^[\w.|:@-]{1,128}$")]
+DisplayName = Annotated[
+    str, StringConstraints(min_length=1, max_length=50), AfterValidator(_no_control_characters)
+]
+Bio = Annotated[str, StringConstraints(max_length=300), AfterValidator(_no_control_characters)]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class Profile(CamelModel):
+    """A user as stored; `email` is the identity provider's verified address and never leaves its owner."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: str
+    display_name: str | None = None
+    bio: str | None = None
+    email: str | None = None
+    follower_count: int = 0
+    following_count: int = 0
+    created_at: int
+    updated_at: int
+
+
+class ProfileView(CamelModel):
+    """`GET /me`: the caller's own profile."""
+
+    user_id: str
+    display_name: str | None
+    bio: str | None
+    email: str | None = Field(
+        description="Your verified sign-in address (only you see it); go-live emails go here"
+    )
+    follower_count: int
+    following_count: int
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def of(cls, profile: Profile) -> "ProfileView":
+        return cls.model_validate(profile.model_dump())
+
+
+class UpdateProfileRequest(RequestModel):
+    """Body of `PUT /me` (a full replacement of the editable fields; the email comes from the sign-in)."""
+
+    display_name: DisplayName
+    bio: Bio | None = None
+
+
+class FollowState(CamelModel):
+    """The caller's relation to a user after a follow or unfollow."""
+
+    user_id: str
+    following: bool
+    follower_count: int
+
+
+class UserSummary(CamelModel):
+    """A person in a followers or following list (never their email)."""
+
+    user_id: str
+    display_name: str | None
+    followed_at: int
+
+
+class UserPage(CamelModel):
+    items: list[UserSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class Platform(StrEnum):
+    IOS = "ios"
+    IOS_SANDBOX = "ios_sandbox"
+    ANDROID = "android"
+
+
+class RegisterDeviceRequest(RequestModel):
+    """Body of `POST /me/devices`: an APNs device token or an FCM registration token."""
+
+    platform: Platform
+    token: Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^[\x21-\x7e]+$")]
+
+
+class Device(CamelModel):
+    """A registered push device as stored (inside the user's DEVICES item)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    device_id: str
+    platform: Platform
+    endpoint_arn: str
+    token_hash: str
+    created_at: int
+    updated_at: int
+
+
+class DeviceView(CamelModel):
+    device_id: str = Field(description="Stable for a token: registering the same token again returns it")
+    platform: Platform
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def of(cls, device: Device) -> "DeviceView":
+        return cls.model_validate(device.model_dump())
+
+
+class GoLiveChannels(RequestModel):
+    """Where go-live alerts may reach the user."""
+
+    email: StrictBool = True
+    push: StrictBool = True
+    in_app: StrictBool = True
+
+
+class QuietHours(RequestModel):
+    """Local times (in `timeZone`) between which push is dropped; may span midnight (22:00-07:00)."""
+
+    start: ClockTime = Field(description="HH:MM, 24-hour clock")
+    end: ClockTime = Field(description="HH:MM, 24-hour clock; not equal to start")
+    time_zone: str = Field(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Paris")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (ValueError, OSError, KeyError) as error:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError("must be an IANA time zone such as Europe/Paris") from error
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _not_empty(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("start"):
+            raise ValueError("must differ from start")
+        return value
+
+
+class NotificationPreferences(RequestModel):
+    """`GET`/`PUT /me/notification-preferences` (PUT replaces the whole document)."""
+
+    go_live: GoLiveChannels = Field(default_factory=GoLiveChannels)
+    muted_creator_ids: Annotated[list[UserId], Field(max_length=1000)] = Field(
+        default_factory=list, description="Creators whose go-live alerts you never get (any channel)"
+    )
+    quiet_hours: QuietHours | None = None
+
+    @field_validator("muted_creator_ids")
+    @classmethod
+    def _distinct(cls, ids: list[str]) -> list[str]:
+        return list(dict.fromkeys(ids))
+
+
+class NotificationKind(StrEnum):
+    GO_LIVE = "go_live"
+
+
+class Notification(CamelModel):
+    """An in-app inbox item."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    notification_id: str
+    kind: NotificationKind
+    stream_id: str
+    creator_id: str
+    creator_name: str | None = None
+    title: str
+    link: str
+    created_at: int
+    read_at: int | None = Field(default=None, description="When you marked it read; null while unread")
+
+
+class NotificationPage(CamelModel):
+    items: list[Notification]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+# Queue contracts. GoLiveQueue carries {"streamId"} from the webhook side; the chunk queue carries what the
+# notification says, so delivering a chunk never re-reads the stream.
+
+
+class GoLiveMessage(CamelModel):
+    model_config = ConfigDict(extra="ignore")
+
+    stream_id: str = Field(min_length=1, max_length=64)
+
+
+class GoLiveContent(CamelModel):
+    """What a go-live alert says, fixed once per stream by the fan-out."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stream_id: str
+    creator_id: str
+    creator_name: str | None = None
+    title: str
+    link: str
+    started_at: int
+
+
+class NotificationChunk(GoLiveContent):
+    """One unit of delivery work: the alert and up to NotificationChunkSize recipients."""
+
+    chunk_id: str
+    recipient_ids: list[str]
+
+
+class Recipient(CamelModel):
+    """Everything a chunk needs to know about one follower, read in batches."""
+
+    user_id: str
+    display_name: str | None = None
+    email: str | None = None
+    preferences: NotificationPreferences = Field(default_factory=NotificationPreferences)
+    devices: list[Device] = []
+
+
+class AnnouncementStatus(StrEnum):
+    CLAIMED = "claimed"  # a fan-out owns it and has not read the stream yet
+    FANNING_OUT = "fanning_out"  # content fixed, followers being paged into chunks from `cursor`
+    DONE = "done"
+    SKIPPED = "skipped"  # the stream was no longer live after the settle delay
+
+
+class Announcement(CamelModel):
+    """A stream's go-live fan-out: deduplicates go-live messages and checkpoints the paging."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stream_id: str
+    status: AnnouncementStatus
+    lease_token: str
+    lease_until: int
+    content: GoLiveContent | None = None
+    cursor: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    recipients: int = 0
+    created_at: int
+
+
+class SignIn(BaseModel):
+    """What the caller's token says about their email: the address only counts when the provider verified it."""
+
+    verified_email: str | None = None
+    # The token carries an address it does not vouch for (changed, pending verification): stop using ours.
+    email_unverified: bool = False
+    name: str | None = None

@@ -58,3 +58,70 @@ def status_index(status: str, stream_id: str, since_ms: int) -> dict[str, str]:
 
 def idempotency_partition(function_name: str) -> str:
     return f"{IDEMPOTENCY_PK_PREFIX}{function_name}"
+
+
+# ---------------------------------------------------------------- social graph and notifications
+# A user's own items share the partition USER#<userId>: profile, preferences, devices, follows (as the
+# follower), inbox items and per-creator alert markers. Followers of a creator are read through GSI1.
+
+PROFILE_SK = "PROFILE"
+PREFERENCES_SK = "PREFERENCES"
+DEVICES_SK = "DEVICES"
+PUSH_TOKEN_SK = "PUSH_TOKEN"
+ANNOUNCEMENT_SK = "ANNOUNCEMENT"
+FOLLOWS_PREFIX = "FOLLOWS#"
+FOLLOWERS_PREFIX = "FOLLOWERS#"
+INBOX_PREFIX = "INBOX#"
+ALERT_PREFIX = "ALERT#"
+USER_PREFIX = "USER#"
+
+
+def user_partition(user_id: str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def profile(user_id: str) -> dict[str, str]:
+    return {PK: user_partition(user_id), SK: PROFILE_SK}
+
+
+def preferences(user_id: str) -> dict[str, str]:
+    return {PK: user_partition(user_id), SK: PREFERENCES_SK}
+
+
+def devices(user_id: str) -> dict[str, str]:
+    """One item per user holding every registered device, so a fan-out reads them with one BatchGetItem key."""
+    return {PK: user_partition(user_id), SK: DEVICES_SK}
+
+
+def push_token(token_hash: str) -> dict[str, str]:
+    """Which user and SNS endpoint a push token belongs to: one endpoint per token, ever."""
+    return {PK: f"PUSH_TOKEN#{token_hash}", SK: PUSH_TOKEN_SK}
+
+
+def follow(follower_id: str, creator_id: str) -> dict[str, str]:
+    """The follow edge, in the follower's partition (who do I follow, do I follow X)."""
+    return {PK: user_partition(follower_id), SK: f"{FOLLOWS_PREFIX}{creator_id}"}
+
+
+def followers_index(creator_id: str, followed_at_ms: int, follower_id: str) -> dict[str, str]:
+    """GSI1 on the follow edge: a creator's followers by when they followed (fan-out and the list)."""
+    return {GSI1PK: f"{FOLLOWERS_PREFIX}{creator_id}", GSI1SK: f"{followed_at_ms:013d}#{follower_id}"}
+
+
+def followers_partition(creator_id: str) -> str:
+    return f"{FOLLOWERS_PREFIX}{creator_id}"
+
+
+def inbox(user_id: str, notification_id: str) -> dict[str, str]:
+    """An in-app notification; ids sort by time (a go-live's id is its stream id), so SK order is age."""
+    return {PK: user_partition(user_id), SK: f"{INBOX_PREFIX}{notification_id}"}
+
+
+def alert(user_id: str, creator_id: str) -> dict[str, str]:
+    """The last go-live alert a user got about a creator: delivery marker and cooldown in one item."""
+    return {PK: user_partition(user_id), SK: f"{ALERT_PREFIX}{creator_id}"}
+
+
+def announcement(stream_id: str) -> dict[str, str]:
+    """One per stream that went live: deduplicates go-live messages and checkpoints the fan-out."""
+    return {PK: f"STREAM#{stream_id}", SK: ANNOUNCEMENT_SK}

@@ -1,0 +1,38 @@
+"""Notification chunk consumer: email, push and in-app alerts for one chunk of a creator's followers.
+
+Its event source mapping caps concurrency (ScalingConfig.MaximumConcurrency), and each invocation sends
+email at the account's SES rate divided by that cap. Batch size 1: a chunk is up to a minute of paced
+work, and a failed chunk is retried (its delivered recipients skipped) without holding back another.
+"""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reels_live import clock, notifications
+from reels_live.models import NotificationChunk
+from reels_live.observability import logger, metrics, tracer
+
+
+class ChunkRecord(SqsRecordModel):
+    body: Json[NotificationChunk]  # type: ignore[assignment]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=ChunkRecord, raise_on_entire_batch_failure=False)
+
+
+@tracer.capture_method
+def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
+    logger.append_keys(stream_id=record.body.stream_id, chunk_id=record.body.chunk_id)
+    deadline = clock.now_ms() + lambda_context.get_remaining_time_in_millis()
+    notifications.deliver_chunk(record.body, deadline_ms=deadline)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -6,6 +6,7 @@ is the Context that resolves every function's environment to these local resourc
 """
 
 import json
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -106,8 +107,20 @@ def _name_resource(logical_id: str, spec: dict[str, Any], context: Context) -> N
     elif kind == "AWS::Logs::LogGroup":
         context.refs[logical_id] = name
         context.attributes[logical_id] = {"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}"}
+    elif kind == "AWS::SES::Template":
+        context.refs[logical_id] = intrinsics.resolve(props["Template"].get("TemplateName") or name, context)
+        context.attributes[logical_id] = {"Id": context.refs[logical_id]}
+    elif kind == "AWS::SES::EmailIdentity":
+        context.refs[logical_id] = intrinsics.resolve(props["EmailIdentity"], context)
+        context.attributes[logical_id] = {}
+    elif kind == "AWS::SecretsManager::Secret":
+        # The real ARN ends in a random suffix; the secret's provisioner replaces this with moto's.
+        context.refs[logical_id] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}"
+        context.attributes[logical_id] = {"Id": context.refs[logical_id]}
     else:
-        context.refs[logical_id] = props.get("Name") or props.get("TemplateName") or name
+        context.refs[logical_id] = intrinsics.resolve(
+            props.get("Name") or props.get("TemplateName") or name, context
+        )
         context.attributes[logical_id] = {"Arn": f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}"}
 
 
@@ -162,8 +175,71 @@ _QUEUE_ATTRIBUTES = {
     "VisibilityTimeout",
 }
 
+
+def _topic(logical_id: str, _props: dict[str, Any], context: Context, clients: Clients) -> None:
+    clients("sns").create_topic(Name=context.attributes[logical_id]["TopicName"])
+
+
+def _email_template(logical_id: str, props: dict[str, Any], context: Context, clients: Clients) -> None:
+    """Where CloudFormation's AWS::SES::Template puts it: SES's template store (shared by SES v1 and v2)."""
+    template_props = intrinsics.resolve(props["Template"], context)
+    template_props["TemplateName"] = context.refs[logical_id]
+    clients("ses").create_template(Template=template_props)
+
+
+def _configuration_set(logical_id: str, _props: dict[str, Any], context: Context, clients: Clients) -> None:
+    clients("sesv2").create_configuration_set(ConfigurationSetName=context.refs[logical_id])
+
+
+def _email_identity(logical_id: str, _props: dict[str, Any], context: Context, clients: Clients) -> None:
+    # moto treats a created identity as verified, so mail from it is accepted as SES would after DNS checks.
+    clients("sesv2").create_email_identity(EmailIdentity=context.refs[logical_id])
+
+
+def _secret(logical_id: str, props: dict[str, Any], context: Context, clients: Clients) -> None:
+    """A secret with GenerateSecretString gets a random value here, as CloudFormation would make one."""
+    resolved = intrinsics.resolve(props, context)
+    value = resolved.get("SecretString")
+    if value is None:
+        generate = resolved.get("GenerateSecretString", {})
+        value = secrets.token_urlsafe(int(generate.get("PasswordLength", 32)))[
+            : int(generate.get("PasswordLength", 32))
+        ]
+    name = resolved.get("Name") or physical_name(logical_id)
+    arn = clients("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
+    context.refs[logical_id] = arn
+    context.attributes[logical_id] = {"Id": arn}
+
+
+# Platforms the template's *PlatformApplicationArn parameters stand for (CloudFormation cannot create them).
+PLATFORM_APPLICATIONS = {
+    "ApnsPlatformApplicationArn": "APNS",
+    "ApnsSandboxPlatformApplicationArn": "APNS_SANDBOX",
+    "FcmPlatformApplicationArn": "GCM",
+}
+
+
+def create_platform_applications(clients: Clients) -> dict[str, str]:
+    """SNS platform applications in the emulator, as parameter overrides {parameter: application ARN}."""
+    sns = clients("sns")
+    arns = {}
+    for parameter, platform in PLATFORM_APPLICATIONS.items():
+        response = sns.create_platform_application(
+            Name=f"{STACK_NAME}-{platform.lower()}",
+            Platform=platform,
+            Attributes={"PlatformCredential": "local-credential", "PlatformPrincipal": "local-principal"},
+        )
+        arns[parameter] = response["PlatformApplicationArn"]
+    return arns
+
+
 PROVISIONERS: dict[str, Provisioner] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::S3::Bucket": _bucket,
     "AWS::SQS::Queue": _queue,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SES::Template": _email_template,
+    "AWS::SES::ConfigurationSet": _configuration_set,
+    "AWS::SES::EmailIdentity": _email_identity,
+    "AWS::SecretsManager::Secret": _secret,
 }

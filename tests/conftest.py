@@ -7,6 +7,7 @@ so a variable missing from the template fails here, not after deploy.
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
@@ -21,7 +22,7 @@ from reels_live import livekit as livekit_client
 from tests.support import livekit as lk
 from tests.support import stack
 
-START_MS = 1_795_600_000_000  # 2026-11-26T07:06:40Z
+START_MS = 1_795_600_000_000  # 2026-11-25T09:46:40Z
 DEV_KEYS = (DEV_API_KEY, DEV_API_SECRET)
 # Template parameters for tests: nothing listens on port 9, so LiveKit calls fail unless a test
 # brings the real server up with the `livekit` fixture.
@@ -81,15 +82,20 @@ async def _no_wait(_: float) -> None:
 def frozen_clock() -> Iterator[FrozenClock]:
     frozen = FrozenClock(START_MS)
     previous = clock.set_source(frozen)
+    # Waiting (SES pacing, backoff) moves the frozen clock, so tests see how long was waited, instantly.
+    previous_sleep = clock.set_sleep(lambda seconds: frozen.advance(seconds=seconds))
     yield frozen
     clock.set_source(previous)
+    clock.set_sleep(previous_sleep)
 
 
 @pytest.fixture
 def aws_backend(environment: None) -> Iterator[stack.Context]:
     """moto in-process holding every resource template.yaml declares, plus the LiveKit secret."""
     with mock_aws():
-        context = provision.provision(TEST_PARAMETERS, livekit_keys=DEV_KEYS)
+        # SNS platform applications cannot come from the template (CloudFormation cannot make them).
+        applications = provision.create_platform_applications(provision.Clients())
+        context = provision.provision({**TEST_PARAMETERS, **applications}, livekit_keys=DEV_KEYS)
         stack.activate(context)
         yield context
 
@@ -126,3 +132,13 @@ def _wait_for_recordings_to_settle(local: LocalLiveKit, timeout: float = 10.0) -
         if time.monotonic() > deadline:
             raise TimeoutError("simulated egress did not finish after its room was deleted")
         time.sleep(0.05)
+
+
+@pytest.fixture
+def ses_outbox(aws_backend: stack.Context) -> Iterator[Any]:
+    """SESv2 SendBulkEmail answered by botocore's Stubber (moto lacks it); see tests/support/ses.py."""
+    from tests.support.ses import SesOutbox
+
+    outbox = SesOutbox()
+    yield outbox
+    outbox.close()

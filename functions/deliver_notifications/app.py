@@ -6,27 +6,24 @@ work, and a failed chunk is retried (its delivered recipients skipped) without h
 """
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from reels_live import clock, notifications
 from reels_live.models import NotificationChunk
 from reels_live.observability import logger, metrics, tracer
 
-
-class ChunkRecord(SqsRecordModel):
-    body: Json[NotificationChunk]  # type: ignore[assignment]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=ChunkRecord, raise_on_entire_batch_failure=False)
+# The body is parsed with our own model (a bad one fails just its record); the parser utility's event
+# models would add ~0.2 s to every cold start.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method
-def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
-    logger.append_keys(stream_id=record.body.stream_id, chunk_id=record.body.chunk_id)
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    chunk = NotificationChunk.model_validate_json(record.body)
+    logger.append_keys(stream_id=chunk.stream_id, chunk_id=chunk.chunk_id)
     deadline = clock.now_ms() + lambda_context.get_remaining_time_in_millis()
-    notifications.deliver_chunk(record.body, deadline_ms=deadline)
+    notifications.deliver_chunk(chunk, deadline_ms=deadline)
 
 
 @logger.inject_lambda_context

@@ -5,27 +5,24 @@ reported per message (ReportBatchItemFailures), so one bad message never holds b
 """
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from reels_live import clock, notifications
 from reels_live.models import GoLiveMessage
 from reels_live.observability import logger, metrics, tracer
 
-
-class GoLiveRecord(SqsRecordModel):
-    body: Json[GoLiveMessage]  # type: ignore[assignment]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=GoLiveRecord, raise_on_entire_batch_failure=False)
+# The body is parsed with our own model (a bad one fails just its record); the parser utility's event
+# models would add ~0.2 s to every cold start.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method
-def record_handler(record: GoLiveRecord, lambda_context: LambdaContext) -> None:
-    logger.append_keys(stream_id=record.body.stream_id)
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    message = GoLiveMessage.model_validate_json(record.body)
+    logger.append_keys(stream_id=message.stream_id)
     deadline = clock.now_ms() + lambda_context.get_remaining_time_in_millis()
-    notifications.announce_go_live(record.body, deadline_ms=deadline)
+    notifications.announce_go_live(message, deadline_ms=deadline)
 
 
 @logger.inject_lambda_context

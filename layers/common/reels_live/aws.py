@@ -1,5 +1,6 @@
 """boto3 clients, created on first use and reused for the container's life (nothing at import)."""
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -11,12 +12,22 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
 
 
-@cache
+# Threads share the clients (the fan-out publishes from a pool): without the lock, threads arriving together
+# on a cold container would each build a client and load its service model, hundreds of MB at once.
+_lock = threading.Lock()
+
+
 def client(service: str, *, max_attempts: int | None = None) -> Any:
     """The shared client for an AWS service (region and endpoint from the environment).
 
     `max_attempts=1` turns botocore's retries off for callers that back off themselves (SES pacing).
     """
+    with _lock:
+        return _client(service, max_attempts)
+
+
+@cache
+def _client(service: str, max_attempts: int | None) -> Any:
     config = _CONFIG
     if max_attempts is not None:
         config = _CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
@@ -25,4 +36,4 @@ def client(service: str, *, max_attempts: int | None = None) -> Any:
 
 def reset() -> None:
     """Forget every client (tests switch the AWS backend between cases)."""
-    client.cache_clear()
+    _client.cache_clear()

@@ -37,13 +37,20 @@ def get_profile(user_id: str, *, consistent: bool = False) -> Profile | None:
     return Profile.model_validate(item) if item else None
 
 
+def profile_item(profile: Profile) -> dict[str, Any]:
+    return {
+        **profile.model_dump(by_alias=True, exclude_none=True),
+        **keys.profile(profile.user_id),
+        keys.ENTITY: "profile",
+    }
+
+
 def create_profile(profile: Profile) -> Profile:
     """Store a new profile; if another request created it first, that one wins and is returned."""
-    item = {**profile.model_dump(by_alias=True, exclude_none=True), **keys.profile(profile.user_id)}
     try:
         client().put_item(
             TableName=name(),
-            Item=to_attributes({**item, keys.ENTITY: "profile"}),
+            Item=to_attributes(profile_item(profile)),
             ConditionExpression="attribute_not_exists(PK)",
         )
     except ClientError as error:
@@ -130,9 +137,9 @@ def _email_update(email: str | None, drop: bool) -> tuple[list[str], list[str], 
 # ---------------------------------------------------------------- follows
 
 
-def follow(follower_id: str, creator_id: str, *, now_ms: int) -> bool:
-    """Add the edge and both counts in one transaction; False when already following (nothing changes)."""
-    edge = {
+def follow_item(follower_id: str, creator_id: str, *, now_ms: int) -> dict[str, Any]:
+    """The follow edge: in the follower's partition, and among the creator's followers on GSI1."""
+    return {
         **keys.follow(follower_id, creator_id),
         **keys.followers_index(creator_id, now_ms, follower_id),
         keys.ENTITY: "follow",
@@ -140,13 +147,17 @@ def follow(follower_id: str, creator_id: str, *, now_ms: int) -> bool:
         "creatorId": creator_id,
         "followedAt": now_ms,
     }
+
+
+def follow(follower_id: str, creator_id: str, *, now_ms: int) -> bool:
+    """Add the edge and both counts in one transaction; False when already following (nothing changes)."""
     try:
         client().transact_write_items(
             TransactItems=[
                 {
                     "Put": {
                         "TableName": name(),
-                        "Item": to_attributes(edge),
+                        "Item": to_attributes(follow_item(follower_id, creator_id, now_ms=now_ms)),
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 },
@@ -430,17 +441,21 @@ def remove_device(
         raise
 
 
-def _devices_put(user_id: str, current: DeviceSet, devices: dict[str, Device], now_ms: int) -> dict[str, Any]:
-    item = {
+def devices_item(user_id: str, devices: dict[str, Device], *, version: int, now_ms: int) -> dict[str, Any]:
+    return {
         **keys.devices(user_id),
         keys.ENTITY: "devices",
         "userId": user_id,
-        "version": current.version + 1,
+        "version": version,
         "updatedAt": now_ms,
         "devices": {
             device_id: device.model_dump(by_alias=True, mode="json") for device_id, device in devices.items()
         },
     }
+
+
+def _devices_put(user_id: str, current: DeviceSet, devices: dict[str, Device], now_ms: int) -> dict[str, Any]:
+    item = devices_item(user_id, devices, version=current.version + 1, now_ms=now_ms)
     condition = "attribute_not_exists(PK)" if current.version == 0 else "version = :version"
     put: dict[str, Any] = {"TableName": name(), "Item": to_attributes(item), "ConditionExpression": condition}
     if current.version:

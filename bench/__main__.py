@@ -8,6 +8,7 @@ import time
 # Each section is a module with `run() -> None` that prints its own tables.
 SECTIONS = {
     "lifecycle": "bench.lifecycle",
+    "fanout": "bench.fanout",
 }
 
 

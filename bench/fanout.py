@@ -29,20 +29,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# The CommonLayer package, as pytest finds it (pyproject's pythonpath) and Lambda mounts it.
-_COMMON = str(Path(__file__).resolve().parent.parent / "layers" / "common")
-if _COMMON not in sys.path:
-    sys.path.insert(0, _COMMON)
+import boto3
+import botocore.client
+from botocore.validate import validate_parameters
 
-import boto3  # noqa: E402
-import botocore.client  # noqa: E402
-from botocore.validate import validate_parameters  # noqa: E402
-
-from local import intrinsics, provision, template  # noqa: E402
-from reels_live import aws, clock, config  # noqa: E402
-from reels_live.models import Device, Platform, Profile, StreamStatus  # noqa: E402
-from reels_live.store import batch  # noqa: E402
-from reels_live.store import social as social_store  # noqa: E402
+from local import intrinsics, provision, template
+from reels_live import aws, clock, config
+from reels_live.models import Device, Platform, Profile, StreamStatus
+from reels_live.store import batch
+from reels_live.store import social as social_store
 
 SIZES = (10_000, 100_000)
 SAMPLED_CHUNKS = 2  # chunks delivered (of 20 or 200) unless FANOUT_FULL=1; each is the same work
@@ -138,9 +133,6 @@ def _fan_out(followers: int, sample: int | None) -> dict[str, Any]:
 
     from tests.support import api, queues, stack
 
-    os.environ.update(
-        {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     virtual = VirtualClock()
     previous_source, previous_sleep = clock.set_source(virtual.now), clock.set_sleep(virtual.sleep)
@@ -324,15 +316,7 @@ def _chunk_memory(recipients: int = 500) -> dict[str, Any]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     try:
-        env = {
-            **os.environ,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-        }
-        os.environ.update(
-            {k: env[k] for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-        )
+        env = dict(os.environ)  # bench/__init__.py set dummy credentials and the region
         applications = provision.create_platform_applications(provision.Clients(endpoint))
         context = provision.provision({**PARAMETERS, **applications}, endpoint_url=endpoint)
         user_ids = [f"follower-{index:07d}" for index in range(2 * recipients)]

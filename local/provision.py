@@ -7,6 +7,7 @@ is the Context that resolves every function's environment to these local resourc
 
 import json
 import secrets
+import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -201,10 +202,9 @@ def _secret(logical_id: str, props: dict[str, Any], context: Context, clients: C
     resolved = intrinsics.resolve(props, context)
     value = resolved.get("SecretString")
     if value is None:
-        generate = resolved.get("GenerateSecretString", {})
-        value = secrets.token_urlsafe(int(generate.get("PasswordLength", 32)))[
-            : int(generate.get("PasswordLength", 32))
-        ]
+        length = int(resolved.get("GenerateSecretString", {}).get("PasswordLength", 32))
+        alphabet = string.ascii_letters + string.digits
+        value = "".join(secrets.choice(alphabet) for _ in range(length))
     name = resolved.get("Name") or physical_name(logical_id)
     arn = clients("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
     context.refs[logical_id] = arn

@@ -34,6 +34,12 @@ def token_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["t"][0]
 
 
+def tampered(token: str) -> str:
+    """The token with its signature's first character changed (the last one carries padding bits)."""
+    subject, expiry, signature = token.split(".")
+    return f"{subject}.{expiry}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
 def one_click(token: str, **kwargs) -> api.ApiResponse:
     """What a mailbox provider sends: POST to the link with `List-Unsubscribe=One-Click`, no login."""
     return api.request(
@@ -93,7 +99,7 @@ def test_a_tampered_link_is_refused_and_changes_nothing(link):
     forged = [
         f"{other_user}.{expiry}.{signature}",
         f"{subject}.{expiry}zz.{signature}",
-        f"{subject}.{expiry}.{signature[:-2]}AA",
+        tampered(token),
         f"{subject}.{expiry}",
     ]
 
@@ -129,13 +135,13 @@ def test_get_shows_a_confirmation_page_that_posts_and_changes_nothing(link):
 
 
 def test_get_with_a_bad_or_expired_link_shows_an_error_page(link, frozen_clock):
-    tampered = api.request("GET", "/unsubscribe", user=None, query=f"t={token_of(link)[:-2]}AA")
+    forged = api.request("GET", "/unsubscribe", user=None, query=f"t={tampered(token_of(link))}")
     frozen_clock.advance(seconds=91 * 86_400)
     expired = api.request("GET", "/unsubscribe", user=None, query=f"t={token_of(link)}")
 
-    assert tampered.status == 403
+    assert forged.status == 403
     assert expired.status == 410
-    assert "does not work" in tampered.body
+    assert "does not work" in forged.body
     assert "expired" in expired.body
     assert email_switch("user-bob") is None
 

@@ -58,6 +58,14 @@ class Settings(BaseModel):
     )
     fcm_platform_application_arn: str = Field(default="", alias="FCM_PLATFORM_APPLICATION_ARN")
 
+    # LiveKit webhooks and the reconciler (issue 8); they send to GO_LIVE_QUEUE_URL (above) too.
+    # LiveKit retries a webhook within about a minute; ids are remembered far longer than that.
+    webhook_event_ttl_seconds: int = Field(default=86400, alias="WEBHOOK_EVENT_TTL_SECONDS", gt=0)
+    preparing_grace_seconds: int = Field(default=600, alias="PREPARING_GRACE_SECONDS", gt=0)
+    recording_grace_seconds: int = Field(default=1800, alias="RECORDING_GRACE_SECONDS", gt=0)
+    # Calls the reconciler keeps in flight to LiveKit at once.
+    reconciler_concurrency: int = Field(default=16, alias="RECONCILER_CONCURRENCY", ge=1)
+
 
 @cache
 def settings() -> Settings:

@@ -146,3 +146,26 @@ class InvalidUnsubscribeLink(Forbidden):
 
 class UnsubscribeLinkExpired(Gone):
     code = "unsubscribe_link_expired"
+
+
+class InvalidWebhookSignature(Unauthorized):
+    """A LiveKit webhook whose Authorization token or body hash does not verify: nothing is applied."""
+
+    code = "invalid_webhook_signature"
+
+
+class MalformedWebhook(DomainError):
+    """A verified LiveKit webhook whose body is not a WebhookEvent."""
+
+    status = 400
+    code = "malformed_webhook"
+
+
+class StillContended(ServiceUnavailable):
+    """Concurrent writers kept changing the stream; nothing was applied and a retry will be."""
+
+    code = "state_contended"
+
+
+class InvalidCursor(InvalidRequest):
+    code = "invalid_cursor"

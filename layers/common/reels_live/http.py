@@ -5,6 +5,7 @@ and every route documents that (replacing Powertools' default `HTTPValidationErr
 OpenAPI document says what the API really answers.
 """
 
+import base64
 import re
 from typing import Annotated, Any
 
@@ -89,6 +90,13 @@ def caller_sign_in(app: APIGatewayHttpResolver) -> SignIn:
     if not email or not _EMAIL.match(email) or len(email) > 254:
         return SignIn(name=name)
     return SignIn(verified_email=email if verified else None, email_unverified=not verified, name=name)
+
+
+def raw_body(app: APIGatewayHttpResolver) -> bytes:
+    """The request body byte for byte, as signed by its sender (API Gateway base64-encodes binary bodies)."""
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
 def error_response(error: DomainError) -> Response:

@@ -21,6 +21,8 @@ from reels_live.models import Role, Stream
 
 if TYPE_CHECKING:
     from livekit import api
+    from livekit.protocol.egress import EgressInfo
+    from livekit.protocol.models import ParticipantInfo, Room
 
 ROOM_PREFIX = "stream_"
 
@@ -139,6 +141,63 @@ def delete_room(name: str) -> None:
     _run_with_retries(call, "delete_room")
 
 
+# Names per ListRooms call: one request for a hundred rooms keeps the reconciler's calls per run small.
+ROOMS_PER_LIST = 100
+
+
+def list_rooms(names: list[str]) -> dict[str, Room]:
+    """The rooms among `names` that exist, by name (ListRooms, ROOMS_PER_LIST names a call).
+
+    Raises LiveKitError if any call fails: a room missing from a partial answer must not look gone.
+    """
+    from livekit import api
+
+    batches = [names[start : start + ROOMS_PER_LIST] for start in range(0, len(names), ROOMS_PER_LIST)]
+
+    def lister(batch: list[str]) -> Callable[[api.LiveKitAPI], Awaitable[list[Room]]]:
+        async def call(client: api.LiveKitAPI) -> list[Room]:
+            return list((await client.room.list_rooms(api.ListRoomsRequest(names=batch))).rooms)
+
+        return call
+
+    found: dict[str, Room] = {}
+    for result in _run_all_with_retries([lister(batch) for batch in batches], "list_rooms"):
+        if isinstance(result, LiveKitError):
+            raise result
+        found.update((room.name, room) for room in result)
+    return found
+
+
+def list_participants(rooms: list[str]) -> dict[str, list[ParticipantInfo] | None]:
+    """Each room's participants (None: the room is gone); rooms whose call failed are left out."""
+    from livekit import api
+
+    def lister(room: str) -> Callable[[api.LiveKitAPI], Awaitable[list[ParticipantInfo] | None]]:
+        async def call(client: api.LiveKitAPI) -> list[ParticipantInfo] | None:
+            try:
+                response = await client.room.list_participants(api.ListParticipantsRequest(room=room))
+            except api.TwirpError as error:
+                if error.status == 404 or error.code == "not_found":
+                    return None
+                raise
+            return list(response.participants)
+
+        return call
+
+    results = _run_all_with_retries([lister(room) for room in rooms], "list_participants")
+    return {room: result for room, result in zip(rooms, results, strict=True) if not isinstance(result, LiveKitError)}
+
+
+def list_egress(room: str) -> list[EgressInfo]:
+    """Every egress LiveKit knows for a room (active or not)."""
+    from livekit import api
+
+    async def call(client: api.LiveKitAPI) -> list[EgressInfo]:
+        return list((await client.egress.list_egress(api.ListEgressRequest(room_name=room))).items)
+
+    return _run_with_retries(call, "list_egress")
+
+
 def _recording_egress(stream: Stream) -> api.RoomEgress:
     from livekit import api
 
@@ -216,19 +275,40 @@ def _is_retryable(error: BaseException) -> bool:
 
 def _run_with_retries[T](call: Callable[[api.LiveKitAPI], Awaitable[T]], operation: str) -> T:
     """Run one LiveKit call on the container's loop, retrying transient failures with jittered backoff."""
+    return _event_loop().run_until_complete(_with_retries(call, operation))
+
+
+def _run_all_with_retries[T](
+    calls: list[Callable[[api.LiveKitAPI], Awaitable[T]]], operation: str
+) -> list[T | LiveKitError]:
+    """Run many calls on the container's loop, a bounded number at a time, each with its own retries; a
+    call that still fails is returned as its LiveKitError, so one bad room does not sink the others."""
+
+    async def run_all() -> list[T | LiveKitError]:
+        gate = asyncio.Semaphore(settings().reconciler_concurrency)
+
+        async def one(call: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T | LiveKitError:
+            async with gate:
+                try:
+                    return await _with_retries(call, operation)
+                except LiveKitError as error:
+                    return error
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
+    return _event_loop().run_until_complete(run_all())
+
+
+async def _with_retries[T](call: Callable[[api.LiveKitAPI], Awaitable[T]], operation: str) -> T:
     attempts = settings().livekit_attempts
-
-    async def attempt_all() -> T:
-        for attempt in range(attempts):
-            try:
-                return await call(await _api_client())
-            except Exception as error:
-                if not _is_retryable(error):
-                    raise LiveKitError(f"{operation} failed: {error}") from error
-                if attempt + 1 == attempts:
-                    raise LiveKitError(f"{operation} failed after {attempts} attempts: {error}") from error
-                # Full jitter: 0..(0.2 s * 2^attempt), so retrying clients spread out.
-                await sleep(random.uniform(0, 0.2 * 2**attempt))
-        raise AssertionError("unreachable")
-
-    return _event_loop().run_until_complete(attempt_all())
+    for attempt in range(attempts):
+        try:
+            return await call(await _api_client())
+        except Exception as error:
+            if not _is_retryable(error):
+                raise LiveKitError(f"{operation} failed: {error}") from error
+            if attempt + 1 == attempts:
+                raise LiveKitError(f"{operation} failed after {attempts} attempts: {error}") from error
+            # Full jitter: 0..(0.2 s * 2^attempt), so retrying clients spread out.
+            await sleep(random.uniform(0, 0.2 * 2**attempt))
+    raise AssertionError("unreachable")

@@ -56,6 +56,9 @@ class RecordingStatus(StrEnum):
     FAILED = "failed"
 
 
+FINAL_RECORDING_STATUSES = frozenset({RecordingStatus.COMPLETE, RecordingStatus.FAILED})
+
+
 class Role(StrEnum):
     BROADCASTER = "broadcaster"
     VIEWER = "viewer"
@@ -174,6 +177,15 @@ class Stream(CamelModel):
     ended_at: int | None = None
     duration_ms: int | None = None
     end_reason: str | None = None
+    # Kept true by LiveKit's webhooks and the reconciler (issue 8); not part of the public view.
+    version: int = 0
+    room_finished_at: int | None = None
+    go_live_pending: bool = False
+    open_sessions: int = 0
+    presence_digest: str | None = None
+    egress_id: str | None = None
+    recording_updated_at: int | None = None
+    reel_id: str | None = None
 
     @property
     def price(self) -> Price | None:
@@ -186,6 +198,34 @@ class Stream(CamelModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def recording_settled(self) -> bool:
+        return not self.record or self.recording_status in FINAL_RECORDING_STATUSES
+
+    @property
+    def is_settled(self) -> bool:
+        """Ended, and nothing left to learn from LiveKit: the room is gone, every session closed, the
+        recording final (and its reel made)."""
+        return (
+            not self.is_active
+            and self.room_finished_at is not None
+            and self.open_sessions == 0
+            and self.recording_settled
+        )
+
+    def ended(self, at: int, *, reason: str, save_as_reel: bool | None = None) -> "Stream":
+        """This stream moved to ended at `at` (its duration counted from `startedAt`, 0 if it never went live)."""
+        duration = max(0, at - self.started_at) if self.started_at is not None else 0
+        return self.model_copy(
+            update={
+                "status": StreamStatus.ENDED,
+                "ended_at": at,
+                "duration_ms": duration,
+                "end_reason": reason,
+                "save_as_reel": self.save_as_reel if save_as_reel is None else save_as_reel,
+            }
+        )
 
 
 class Participant(CamelModel):
@@ -200,6 +240,12 @@ class Participant(CamelModel):
     last_admitted_at: int
     left_at: int | None = None
     duration_ms: int | None = None
+    # From LiveKit (issue 8): the sessions (LiveKit sids) connected now, how many there were, when the first
+    # connected; `durationMs` adds up every closed session and `leftAt` is when the last one closed.
+    connected_sids: list[str] = []
+    session_count: int = 0
+    first_connected_at: int | None = None
+    version: int = 0
 
 
 class StreamView(CamelModel):
@@ -518,3 +564,58 @@ class SignIn(BaseModel):
     # The token carries an address it does not vouch for (changed, pending verification): stop using ours.
     email_unverified: bool = False
     name: str | None = None
+
+
+# ---------------------------------------------------------------- LiveKit's view of a stream (issue 8)
+
+
+class Session(CamelModel):
+    """One LiveKit connection of a user to a stream's room: its participant `sid`, joined and left times."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stream_id: str
+    sid: str
+    user_id: str
+    role: Role
+    connected: bool
+    joined_at: int
+    left_at: int | None = None
+    duration_ms: int | None = None
+    version: int = 0
+
+
+class Reel(CamelModel):
+    """A stream's recording published to the reels feed: one per stream (its id is the stream's id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reel_id: str
+    source_stream_id: str
+    author_id: str
+    title: str
+    description: str | None = None
+    tags: list[str] = []
+    is_sensitive: bool = False
+    is_gated: bool = False
+    price_token: str | None = None
+    price_amount: Decimal | None = None
+    seller_address: str | None = None
+    video_url: str
+    duration_ms: int | None = None
+    created_at: int
+
+
+class StreamPage(CamelModel):
+    """One page of streams, newest first."""
+
+    items: list[StreamView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; absent on the last page"
+    )
+
+
+class WebhookReceipt(CamelModel):
+    """What the webhook did with an event (LiveKit only looks at the status)."""
+
+    outcome: str = Field(description="What the event changed: go_live, viewer_joined, duplicate, ignored, ...")

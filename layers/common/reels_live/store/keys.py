@@ -125,3 +125,59 @@ def alert(user_id: str, creator_id: str) -> dict[str, str]:
 def announcement(stream_id: str) -> dict[str, str]:
     """One per stream that went live: deduplicates go-live messages and checkpoints the fan-out."""
     return {PK: f"STREAM#{stream_id}", SK: ANNOUNCEMENT_SK}
+
+
+# ---------------------------------------------------------------- LiveKit's view of streams (issue 8)
+# A stream's sessions live in its partition; webhook event ids get one partition each (spread, TTL);
+# a reel's own partition is its id, and GSI1 lists a creator's reels next to their streams.
+
+SESSION_PREFIX = "SESSION#"
+STREAM_GSI1_PREFIX = "STREAM#"
+REEL_GSI1_PREFIX = "REEL#"
+REEL_SK = "REEL"
+WEBHOOK_EVENT_SK = "WEBHOOK_EVENT"
+# GSI2 prefixes: streams preparing or live, and ended streams still waiting for something from LiveKit.
+PREPARING, LIVE, SETTLING = "PREPARING", "LIVE", "SETTLING"
+WATCHED_PREFIXES = (PREPARING, LIVE, SETTLING)
+
+
+def stream_partition(stream_id: str) -> str:
+    return f"STREAM#{stream_id}"
+
+
+def session(stream_id: str, sid: str) -> dict[str, str]:
+    """One LiveKit connection (participant sid) to the stream's room."""
+    return {PK: stream_partition(stream_id), SK: f"{SESSION_PREFIX}{sid}"}
+
+
+def webhook_event(event_id: str) -> dict[str, str]:
+    """A LiveKit webhook event already applied (expires: LiveKit retries within minutes)."""
+    return {PK: f"WEBHOOK_EVENT#{event_id}", SK: WEBHOOK_EVENT_SK}
+
+
+def reel(reel_id: str) -> dict[str, str]:
+    return {PK: f"REEL#{reel_id}", SK: REEL_SK}
+
+
+def author_reels(author_id: str, reel_id: str) -> dict[str, str]:
+    """GSI1: a creator's reels next to their streams (ids sort by time, so the index is newest-first reversed)."""
+    return {GSI1PK: f"AUTHOR#{author_id}", GSI1SK: f"{REEL_GSI1_PREFIX}{reel_id}"}
+
+
+def author_partition(author_id: str) -> str:
+    return f"AUTHOR#{author_id}"
+
+
+def status_partition(prefix: str, shard: int) -> str:
+    """GSI2 partition of one shard of a watched set (PREPARING, LIVE, SETTLING)."""
+    return f"{prefix}#{shard}"
+
+
+def status_sort_key(stream_id: str, since_ms: int) -> str:
+    return f"{since_ms:013d}#{stream_id}"
+
+
+def stream_id_of_status_key(sort_key: str) -> tuple[str, int]:
+    """(stream id, since) from a GSI2 sort key."""
+    since, stream_id = sort_key.split("#", 1)
+    return stream_id, int(since)

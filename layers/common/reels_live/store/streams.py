@@ -30,15 +30,37 @@ class StatusChanged(Exception):
 
 def stream_item(stream: Stream) -> dict[str, Any]:
     """The full stream item: attributes, keys and the index entries its status calls for."""
-    item: dict[str, Any] = {
+    return {
         **stream.model_dump(by_alias=True, exclude_none=True),
         **keys.stream(stream.stream_id),
         **keys.author_streams(stream.author_id, stream.stream_id),
+        **(watch_index(stream) or {}),
         keys.ENTITY: "stream",
     }
+
+
+def watch_index(stream: Stream) -> dict[str, str] | None:
+    """The stream's GSI2 entry: where the reconciler and the live list find it, None once nothing is left
+    to watch. Preparing by creation, live by start (the live list's order), ended-but-unsettled by end."""
     if stream.status is StreamStatus.PREPARING:
-        item.update(keys.status_index(stream.status, stream.stream_id, stream.created_at))
-    return item
+        return keys.status_index(keys.PREPARING, stream.stream_id, stream.created_at)
+    if stream.status is StreamStatus.LIVE:
+        return keys.status_index(keys.LIVE, stream.stream_id, stream.started_at or stream.created_at)
+    if not stream.is_settled:
+        return keys.status_index(keys.SETTLING, stream.stream_id, stream.ended_at or stream.created_at)
+    return None
+
+
+def release_lock_action(stream: Stream) -> dict[str, Any]:
+    """Transaction action deleting the creator's active-stream lock, if it is this stream's."""
+    return {
+        "Delete": {
+            "TableName": name(),
+            "Key": to_attributes(keys.active_stream_lock(stream.author_id)),
+            "ConditionExpression": "attribute_not_exists(PK) OR streamId = :stream",
+            "ExpressionAttributeValues": to_attributes({":stream": stream.stream_id}),
+        }
+    }
 
 
 def participant_item(participant: Participant) -> dict[str, Any]:
@@ -160,18 +182,34 @@ def end_stream(stream: Stream, *, ended_at: int, save_as_reel: bool, reason: str
     """Move a preparing or live stream to ended and release the creator's lock, in one transaction.
 
     Conditional on the status read by the caller, so the duration computed from `startedAt` is right;
-    raises StatusChanged when another writer (a webhook) moved the stream first.
+    raises StatusChanged when another writer (a webhook) moved the stream first. The stream stays on GSI2
+    (SETTLING) until LiveKit confirms its room is gone and its sessions and recording are settled. The
+    version goes up, so the webhooks' versioned commits see that the stream changed under them.
     """
-    duration = ended_at - stream.started_at if stream.started_at is not None else 0
+    ended = stream.ended(ended_at, reason=reason, save_as_reel=save_as_reel)
+    index = watch_index(ended)
     values: dict[str, Any] = {
         ":ended": StreamStatus.ENDED.value,
         ":expected": stream.status.value,
         ":ended_at": ended_at,
-        ":duration": max(0, duration),
+        ":duration": ended.duration_ms,
         ":save": save_as_reel,
         ":reason": reason,
-        ":stream": stream.stream_id,
+        ":one": 1,
     }
+    index_expression = "REMOVE GSI2PK, GSI2SK"
+    if index is not None:
+        index_expression = ", GSI2PK = :gsi2pk, GSI2SK = :gsi2sk"
+        values.update({":gsi2pk": index[keys.GSI2PK], ":gsi2sk": index[keys.GSI2SK]})
+    set_expression = (
+        "SET #status = :ended, endedAt = :ended_at, durationMs = :duration, saveAsReel = :save, "
+        "endReason = :reason"
+    )
+    expression = (
+        f"{set_expression}{index_expression} ADD #version :one"
+        if index is not None
+        else f"{set_expression} ADD #version :one {index_expression}"
+    )
     try:
         client().transact_write_items(
             TransactItems=[
@@ -179,40 +217,20 @@ def end_stream(stream: Stream, *, ended_at: int, save_as_reel: bool, reason: str
                     "Update": {
                         "TableName": name(),
                         "Key": to_attributes(keys.stream(stream.stream_id)),
-                        "UpdateExpression": (
-                            "SET #status = :ended, endedAt = :ended_at, durationMs = :duration, "
-                            "saveAsReel = :save, endReason = :reason REMOVE GSI2PK, GSI2SK"
-                        ),
+                        "UpdateExpression": expression,
                         "ConditionExpression": "#status = :expected",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": to_attributes(
-                            {k: v for k, v in values.items() if k != ":stream"}
-                        ),
+                        "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                        "ExpressionAttributeValues": to_attributes(values),
                     }
                 },
-                {
-                    "Delete": {
-                        "TableName": name(),
-                        "Key": to_attributes(keys.active_stream_lock(stream.author_id)),
-                        "ConditionExpression": "attribute_not_exists(PK) OR streamId = :stream",
-                        "ExpressionAttributeValues": to_attributes({":stream": stream.stream_id}),
-                    }
-                },
+                release_lock_action(stream),
             ]
         )
     except ClientError as error:
         if cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
             raise StatusChanged from error
         raise
-    return stream.model_copy(
-        update={
-            "status": StreamStatus.ENDED,
-            "ended_at": ended_at,
-            "duration_ms": max(0, duration),
-            "save_as_reel": save_as_reel,
-            "end_reason": reason,
-        }
-    )
+    return ended
 
 
 def _put(item: dict[str, Any], condition: str | None) -> dict[str, Any]:

@@ -1,0 +1,270 @@
+"""What LiveKit reports, kept in the table: snapshot reads and all-or-nothing, versioned commits.
+
+A change is decided on a snapshot (the stream, and the participant and session an event is about) and
+committed in one transaction that holds only if every item is still as read: stream, participant and
+session carry a `version` that each commit checks and bumps. A concurrent writer makes the commit fail with
+`Conflict`; the caller reads again and decides again. The webhook event's id is written in the same
+transaction, so an event is remembered as applied exactly when its change is.
+"""
+
+import random
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from reels_live.models import Participant, Reel, Session, Stream
+from reels_live.store import keys
+from reels_live.store.streams import release_lock_action, watch_index
+from reels_live.store.table import cancellation_codes, client, from_attributes, name, to_attributes
+
+
+_BATCH_ATTEMPTS = 5
+
+
+class Conflict(Exception):
+    """An item changed since it was read; read again and decide again."""
+
+
+class EventAlreadyApplied(Exception):
+    """This webhook event's change was committed before (a retry or a duplicate delivery)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The items a change is decided on, as read (strongly consistent)."""
+
+    stream: Stream
+    participant: Participant | None = None
+    session: Session | None = None
+    event_applied: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """The new state of the items a snapshot holds (None: left alone), plus a reel to create."""
+
+    stream: Stream
+    participant: Participant | None = None
+    session: Session | None = None
+    reel: Reel | None = None
+    # The stream left preparing/live: the creator's active-stream lock goes in the same transaction.
+    release_lock: bool = False
+    # What happened, for logs and metrics (go_live, viewer_joined, ...).
+    reason: str = ""
+
+
+def read(
+    stream_id: str, *, user_id: str | None = None, sid: str | None = None, event_id: str | None = None
+) -> Snapshot | None:
+    """One BatchGetItem for the stream and what the event touches; None when the stream is unknown."""
+    wanted = {"stream": keys.stream(stream_id)}
+    if user_id is not None:
+        wanted["participant"] = keys.participant(stream_id, user_id)
+    if sid is not None:
+        wanted["session"] = keys.session(stream_id, sid)
+    if event_id is not None:
+        wanted["event"] = keys.webhook_event(event_id)
+    found = _batch_get(list(wanted.values()), consistent=True)
+    by_key = {(item[keys.PK], item[keys.SK]): item for item in found}
+    items = {role: by_key.get((key[keys.PK], key[keys.SK])) for role, key in wanted.items()}
+    if items["stream"] is None:
+        return None
+    participant, session = items.get("participant"), items.get("session")
+    return Snapshot(
+        stream=Stream.model_validate(items["stream"]),
+        participant=Participant.model_validate(participant) if participant else None,
+        session=Session.model_validate(session) if session else None,
+        event_applied=items.get("event") is not None,
+    )
+
+
+def read_streams(stream_ids: list[str]) -> dict[str, Stream]:
+    """Streams by id, 100 keys a BatchGetItem (eventually consistent: commits check versions anyway)."""
+    found = _batch_get([keys.stream(stream_id) for stream_id in stream_ids], consistent=False)
+    return {stream.stream_id: stream for stream in map(Stream.model_validate, found)}
+
+
+def open_sessions(stream_id: str) -> list[Session]:
+    """The stream's sessions still connected (Query on its partition; closed ones are filtered out)."""
+    return [
+        Session.model_validate(item)
+        for item in _query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            FilterExpression="connected = :yes",
+            ExpressionAttributeValues=to_attributes(
+                {":pk": keys.stream_partition(stream_id), ":prefix": keys.SESSION_PREFIX, ":yes": True}
+            ),
+        )
+    ]
+
+
+def commit(before: Snapshot, change: Change, *, event_id: str | None, event: str, expires_at_s: int) -> None:
+    """Write `change` if nothing changed since `before` was read; raises Conflict or EventAlreadyApplied."""
+    actions: list[dict[str, Any]] = []
+    if event_id is not None:
+        record = {
+            **keys.webhook_event(event_id),
+            keys.ENTITY: "webhookEvent",
+            "event": event,
+            "streamId": change.stream.stream_id,
+            keys.TTL_ATTRIBUTE: expires_at_s,
+        }
+        actions.append(
+            {"Put": {"TableName": name(), "Item": to_attributes(record), "ConditionExpression": "attribute_not_exists(PK)"}}
+        )
+    stream_key = keys.stream(change.stream.stream_id)
+    index_before, index_after = watch_index(before.stream), watch_index(change.stream)
+    extra = {} if index_after == index_before else _index_update(index_after)
+    actions.append(_versioned(stream_key, before.stream, change.stream, extra=extra, always_check=True))
+    if change.release_lock:
+        actions.append(release_lock_action(change.stream))
+    if change.participant is not None:
+        key = keys.participant(change.stream.stream_id, change.participant.user_id)
+        action = _versioned(key, before.participant, change.participant, entity="participant")
+        if action:
+            actions.append(action)
+    if change.session is not None:
+        key = keys.session(change.stream.stream_id, change.session.sid)
+        action = _versioned(key, before.session, change.session, entity="session")
+        if action:
+            actions.append(action)
+    if change.reel is not None:
+        reel = {
+            **change.reel.model_dump(by_alias=True, exclude_none=True),
+            **keys.reel(change.reel.reel_id),
+            **keys.author_reels(change.reel.author_id, change.reel.reel_id),
+            keys.ENTITY: "reel",
+        }
+        actions.append(
+            {"Put": {"TableName": name(), "Item": to_attributes(reel), "ConditionExpression": "attribute_not_exists(PK)"}}
+        )
+    try:
+        client().transact_write_items(TransactItems=actions)
+    except ClientError as error:
+        codes = cancellation_codes(error)
+        if event_id is not None and codes[:1] == ["ConditionalCheckFailed"]:
+            raise EventAlreadyApplied from error
+        if codes or error.response["Error"]["Code"] == "TransactionConflictException":
+            raise Conflict from error
+        raise
+
+
+def clear_go_live_pending(stream_id: str) -> None:
+    """The go-live message is on the queue: drop the outbox marker (no version bump: no decision reads it)."""
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=to_attributes(keys.stream(stream_id)),
+            UpdateExpression="REMOVE goLivePending",
+            ConditionExpression="attribute_exists(goLivePending)",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def watched_stream_ids(prefix: str, shard: int) -> Iterator[tuple[str, int]]:
+    """(stream id, since) of one GSI2 shard (PREPARING, LIVE or SETTLING), paged by key, oldest first."""
+    for item in _query(
+        IndexName=keys.GSI2,
+        KeyConditionExpression="GSI2PK = :pk",
+        ExpressionAttributeValues=to_attributes({":pk": keys.status_partition(prefix, shard)}),
+    ):
+        yield keys.stream_id_of_status_key(item[keys.GSI2SK])
+
+
+def _versioned(
+    key: Mapping[str, str],
+    before: Any,
+    after: Any,
+    *,
+    entity: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    always_check: bool = False,
+) -> dict[str, Any] | None:
+    """Create the item (it did not exist) or update what changed, if its version is still the one read."""
+    if before is None:
+        item = {**after.model_dump(by_alias=True, exclude_none=True), **key, "version": 1}
+        if entity:
+            item[keys.ENTITY] = entity
+        return {"Put": {"TableName": name(), "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(PK)"}}
+    old = before.model_dump(by_alias=True, exclude_none=True)
+    new = after.model_dump(by_alias=True, exclude_none=True)
+    changed = {k: v for k, v in new.items() if k != "version" and old.get(k) != v}
+    removed = [k for k in old if k not in new and k != "version"]
+    extra = dict(extra or {})
+    set_values = {**changed, **{k: v for k, v in extra.items() if v is not None}}
+    removed += [k for k, v in extra.items() if v is None]
+    condition_values = {":expected": before.version}
+    condition = "#version = :expected" if before.version else "attribute_not_exists(#version) OR #version = :expected"
+    if not set_values and not removed:
+        if not always_check:
+            return None
+        return {
+            "ConditionCheck": {
+                "TableName": name(),
+                "Key": to_attributes(key),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": to_attributes(condition_values),
+            }
+        }
+    names = {"#version": "version"}
+    values: dict[str, Any] = {**condition_values, ":next": before.version + 1}
+    assignments = ["#version = :next"]
+    for index, (attribute, value) in enumerate(sorted(set_values.items())):
+        names[f"#s{index}"] = attribute
+        values[f":s{index}"] = value
+        assignments.append(f"#s{index} = :s{index}")
+    expression = "SET " + ", ".join(assignments)
+    if removed:
+        for index, attribute in enumerate(sorted(removed)):
+            names[f"#r{index}"] = attribute
+        expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removed)))
+    return {
+        "Update": {
+            "TableName": name(),
+            "Key": to_attributes(key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_attributes(values),
+        }
+    }
+
+
+def _index_update(index: Mapping[str, str] | None) -> dict[str, str | None]:
+    if index is None:
+        return {keys.GSI2PK: None, keys.GSI2SK: None}
+    return dict(index)
+
+
+def _batch_get(wanted: list[Mapping[str, str]], *, consistent: bool) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), 100):
+        pending: dict[str, Any] = {
+            name(): {"Keys": [to_attributes(key) for key in wanted[start : start + 100]], "ConsistentRead": consistent}
+        }
+        # DynamoDB may hand back unprocessed keys under load; ask again for just those, backing off.
+        for attempt in range(_BATCH_ATTEMPTS):
+            response = client().batch_get_item(RequestItems=pending)
+            found += [from_attributes(item) for item in response["Responses"].get(name(), [])]
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        else:
+            raise Conflict("DynamoDB kept keys unprocessed (throttled); try again")
+    return found
+
+
+def _query(**request: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = client().query(TableName=name(), **request)
+        yield from (from_attributes(item) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -6,14 +6,12 @@ marker and sends again. The message may go out more than once; the notifier dedu
 The queue's own DelaySeconds is the settle delay, so a flapping broadcaster sets off no alert.
 """
 
-import json
-
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reels_live import aws
+from reels_live import queues
 from reels_live.config import settings
-from reels_live.models import Stream
+from reels_live.models import GoLiveMessage, Stream
 from reels_live.observability import logger, metrics
 from reels_live.store import live as live_store
 
@@ -21,8 +19,9 @@ from reels_live.store import live as live_store
 def announce(stream: Stream) -> bool:
     """Send `{"streamId"}` to the go-live queue and clear the marker; False (marker kept) if SQS failed."""
     try:
-        aws.client("sqs").send_message(
-            QueueUrl=settings().go_live_queue_url, MessageBody=json.dumps({"streamId": stream.stream_id})
+        queues.send(
+            settings().go_live_queue_url,
+            GoLiveMessage(stream_id=stream.stream_id).model_dump_json(by_alias=True),
         )
     except (BotoCoreError, ClientError) as error:
         # The marker stays: the next event for this stream or the reconciler sends it.

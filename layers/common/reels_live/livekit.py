@@ -185,7 +185,11 @@ def list_participants(rooms: list[str]) -> dict[str, list[ParticipantInfo] | Non
         return call
 
     results = _run_all_with_retries([lister(room) for room in rooms], "list_participants")
-    return {room: result for room, result in zip(rooms, results, strict=True) if not isinstance(result, LiveKitError)}
+    return {
+        room: result
+        for room, result in zip(rooms, results, strict=True)
+        if not isinstance(result, LiveKitError)
+    }
 
 
 def list_egress(room: str) -> list[EgressInfo]:

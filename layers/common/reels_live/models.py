@@ -618,4 +618,6 @@ class StreamPage(CamelModel):
 class WebhookReceipt(CamelModel):
     """What the webhook did with an event (LiveKit only looks at the status)."""
 
-    outcome: str = Field(description="What the event changed: go_live, viewer_joined, duplicate, ignored, ...")
+    outcome: str = Field(
+        description="What the event changed: go_live, viewer_joined, duplicate, ignored, ..."
+    )

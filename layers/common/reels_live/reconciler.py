@@ -82,7 +82,9 @@ def reconcile() -> Report:
             _check_active(stream, participants[stream.room_name], now, report)
     for stream_id in settling_ids:
         if stream_id in streams:
-            _settle(streams[stream_id], room_exists=streams[stream_id].room_name in rooms, now=now, report=report)
+            _settle(
+                streams[stream_id], room_exists=streams[stream_id].room_name in rooms, now=now, report=report
+            )
     logger.info("reconciler run", extra=report.as_dict())
     for name, value in report.as_dict().items():
         metrics.add_metric(name=f"Reconciler_{name}", unit=MetricUnit.Count, value=value)
@@ -100,14 +102,18 @@ def _watched(*prefixes: str) -> list[str]:
 
 def _room_gone(stream: Stream, now: int, report: Report) -> None:
     applied = tracking.apply(
-        stream.stream_id, lambda snap: transitions.room_finished(snap, at=now, reason="room_gone")
+        stream.stream_id,
+        lambda snap: transitions.room_finished(snap, at=now, reason="room_gone"),
+        event="reconciler",
     )
     report.ended += applied.outcome == "stream_ended"
     if applied.stream is not None:
-        report.sessions_closed += _close_left_open(applied.stream)
+        _settle(applied.stream, room_exists=False, now=now, report=report)
 
 
-def _check_active(stream: Stream, participants: list[ParticipantInfo] | None, now: int, report: Report) -> None:
+def _check_active(
+    stream: Stream, participants: list[ParticipantInfo] | None, now: int, report: Report
+) -> None:
     if participants is None:
         # Gone between ListRooms and ListParticipants.
         _room_gone(stream, now, report)
@@ -115,14 +121,23 @@ def _check_active(stream: Stream, participants: list[ParticipantInfo] | None, no
     tracked = _tracked(stream, participants)
     broadcaster_here = any(info.identity == stream.author_id for info in tracked.values())
     grace_ms = settings().preparing_grace_seconds * 1000
-    if stream.status is StreamStatus.PREPARING and not broadcaster_here and now - stream.created_at > grace_ms:
+    if (
+        stream.status is StreamStatus.PREPARING
+        and not broadcaster_here
+        and now - stream.created_at > grace_ms
+    ):
         applied = tracking.apply(
-            stream.stream_id, lambda snap: transitions.ended(snap, at=now, reason="broadcaster_never_came")
+            stream.stream_id,
+            lambda snap: transitions.ended(snap, at=now, reason="broadcaster_never_came"),
+            event="reconciler",
         )
         report.ended += applied.outcome == "stream_ended"
         report.rooms_deleted += _delete_room(stream)
         return
-    if transitions.presence_of(list(tracked)) != stream.presence_digest or len(tracked) != stream.open_sessions:
+    if (
+        transitions.presence_of(list(tracked)) != stream.presence_digest
+        or len(tracked) != stream.open_sessions
+    ):
         _match_sessions(stream, now, report)
 
 
@@ -145,10 +160,17 @@ def _match_sessions(stream: Stream, now: int, report: Report) -> None:
 
         def close(snap: live_store.Snapshot, session=session) -> live_store.Change | None:
             return transitions.disconnected(
-                snap, sid=session.sid, user_id=session.user_id, role=session.role, joined_at=session.joined_at, left_at=now
+                snap,
+                sid=session.sid,
+                user_id=session.user_id,
+                role=session.role,
+                joined_at=session.joined_at,
+                left_at=now,
             )
 
-        applied = tracking.apply(stream.stream_id, close, user_id=session.user_id, sid=sid)
+        applied = tracking.apply(
+            stream.stream_id, close, user_id=session.user_id, sid=sid, event="reconciler"
+        )
         report.sessions_closed += applied.outcome in ("viewer_left", "session_closed")
     for sid, info in in_room.items():
         if sid in open_in_table:
@@ -158,9 +180,11 @@ def _match_sessions(stream: Stream, now: int, report: Report) -> None:
 
         def open_(snap: live_store.Snapshot, info=info, role=role) -> live_store.Change | None:
             joined_at = info.joined_at_ms or info.joined_at * 1000 or now
-            return transitions.connected(snap, sid=info.sid, user_id=info.identity, role=role, joined_at=joined_at)
+            return transitions.connected(
+                snap, sid=info.sid, user_id=info.identity, role=role, joined_at=joined_at
+            )
 
-        applied = tracking.apply(stream.stream_id, open_, user_id=info.identity, sid=sid)
+        applied = tracking.apply(stream.stream_id, open_, user_id=info.identity, sid=sid, event="reconciler")
         report.sessions_opened += applied.outcome in ("viewer_joined", "session_opened", transitions.GO_LIVE)
         report.went_live += applied.outcome == transitions.GO_LIVE
         if applied.stream is not None and applied.stream.go_live_pending:
@@ -174,7 +198,9 @@ def _settle(stream: Stream, *, room_exists: bool, now: int, report: Report) -> N
             # its room_finished, or the next run, settles the rest.
             report.rooms_deleted += _delete_room(stream)
             return
-        applied = tracking.apply(stream.stream_id, lambda snap: transitions.room_finished(snap, at=now))
+        applied = tracking.apply(
+            stream.stream_id, lambda snap: transitions.room_finished(snap, at=now), event="reconciler"
+        )
         if applied.stream is None:
             return
         stream = applied.stream
@@ -197,7 +223,9 @@ def _settle_recording(stream: Stream, now: int) -> bool:
         update = EgressUpdate(None, RecordingStatus.FAILED, now * 1_000_000, error="LiveKit knows no egress")
     else:
         return False
-    applied = tracking.apply(stream.stream_id, lambda snap: transitions.egress(snap, update))
+    applied = tracking.apply(
+        stream.stream_id, lambda snap: transitions.egress(snap, update), event="reconciler"
+    )
     return applied.outcome.startswith("recording_")
 
 

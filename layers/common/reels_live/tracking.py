@@ -37,7 +37,7 @@ def apply(
     user_id: str | None = None,
     sid: str | None = None,
     event_id: str | None = None,
-    event: str = "reconciler",
+    event: str,
 ) -> Applied:
     """Decide on a fresh snapshot and commit; a webhook's event id is remembered in the same transaction."""
     for _ in range(ATTEMPTS):
@@ -88,7 +88,7 @@ def close_open_sessions(stream_id: str, *, at: int) -> int:
                 left_at=at,
             )
 
-        applied = apply(stream_id, close, user_id=session.user_id, sid=session.sid)
+        applied = apply(stream_id, close, user_id=session.user_id, sid=session.sid, event="room_end")
         closed += applied.outcome not in ("unchanged", "duplicate", "unknown_stream")
     return closed
 

@@ -101,7 +101,7 @@ def connected(snap: Snapshot, *, sid: str, user_id: str, role: Role, joined_at: 
     session = Session(
         stream_id=stream.stream_id, sid=sid, user_id=user_id, role=role, connected=True, joined_at=joined_at
     )
-    return _change(snap, stream, participant=participant, session=session, reason=reason)
+    return _change(stream, participant=participant, session=session, reason=reason)
 
 
 def disconnected(
@@ -151,7 +151,7 @@ def disconnected(
     if session.role is Role.VIEWER and not still_connected:
         updates["viewer_count"] = max(0, stream.viewer_count - 1)
     reason = "viewer_left" if session.role is Role.VIEWER else "session_closed"
-    return _change(snap, stream.model_copy(update=updates), participant=participant, session=session, reason=reason)
+    return _change(stream.model_copy(update=updates), participant=participant, session=session, reason=reason)
 
 
 def published(snap: Snapshot, *, sid: str, user_id: str, at: int) -> Change | None:
@@ -162,7 +162,7 @@ def published(snap: Snapshot, *, sid: str, user_id: str, at: int) -> Change | No
         return None
     if snap.session is None and stream.room_finished_at is None:
         return connected(snap, sid=sid, user_id=user_id, role=Role.BROADCASTER, joined_at=at)
-    return _change(snap, _went_live(stream, at), reason=GO_LIVE)
+    return _change(_went_live(stream, at), reason=GO_LIVE)
 
 
 # ---------------------------------------------------------------- the room
@@ -176,15 +176,15 @@ def room_finished(snap: Snapshot, *, at: int, reason: str = "room_finished") -> 
         return None
     stream = stream.model_copy(update={"room_finished_at": at})
     if not stream.is_active:
-        return _change(snap, stream, reason="room_finished")
-    return _change(snap, stream.ended(at, reason=reason), release_lock=True, reason="stream_ended")
+        return _change(stream, reason="room_finished")
+    return _change(stream.ended(at, reason=reason), release_lock=True, reason="stream_ended")
 
 
 def ended(snap: Snapshot, *, at: int, reason: str) -> Change | None:
     """End an active stream whose room is still there (its broadcaster never came); the room is deleted next."""
     if not snap.stream.is_active:
         return None
-    return _change(snap, snap.stream.ended(at, reason=reason), release_lock=True, reason="stream_ended")
+    return _change(snap.stream.ended(at, reason=reason), release_lock=True, reason="stream_ended")
 
 
 # ---------------------------------------------------------------- recording
@@ -210,7 +210,9 @@ class EgressUpdate:
             EgressStatus.EGRESS_ENDING: RecordingStatus.ENDING,
             EgressStatus.EGRESS_COMPLETE: RecordingStatus.COMPLETE,
             # Stopped at a limit, the file up to the limit was still uploaded.
-            EgressStatus.EGRESS_LIMIT_REACHED: RecordingStatus.COMPLETE if location else RecordingStatus.FAILED,
+            EgressStatus.EGRESS_LIMIT_REACHED: RecordingStatus.COMPLETE
+            if location
+            else RecordingStatus.FAILED,
         }.get(info.status, RecordingStatus.FAILED)
         return cls(info.egress_id, status, info.updated_at, location, info.error or None)
 
@@ -234,7 +236,7 @@ def egress(snap: Snapshot, update: EgressUpdate) -> Change | None:
     }
     if update.status is RecordingStatus.COMPLETE:
         updates["recording_url"] = update.location
-    return _change(snap, stream.model_copy(update=updates), reason=f"recording_{update.status.value}")
+    return _change(stream.model_copy(update=updates), reason=f"recording_{update.status.value}")
 
 
 # ---------------------------------------------------------------- helpers
@@ -249,7 +251,9 @@ def _participant(snap: Snapshot, user_id: str, role: Role, at: int) -> Participa
     if snap.participant is not None:
         return snap.participant
     # Not admitted through our API (an identity LiveKit let in some other way): tracked all the same.
-    return Participant(stream_id=snap.stream.stream_id, user_id=user_id, role=role, joined_at=at, last_admitted_at=at)
+    return Participant(
+        stream_id=snap.stream.stream_id, user_id=user_id, role=role, joined_at=at, last_admitted_at=at
+    )
 
 
 def _recorded(snap: Snapshot, *, sid: str, user_id: str, role: Role, joined_at: int, left_at: int) -> Change:
@@ -278,10 +282,10 @@ def _recorded(snap: Snapshot, *, sid: str, user_id: str, role: Role, joined_at: 
         left_at=left_at,
         duration_ms=left_at - joined_at,
     )
-    return _change(snap, stream, participant=participant, session=session, reason="session_recorded")
+    return _change(stream, participant=participant, session=session, reason="session_recorded")
 
 
-def _change(snap: Snapshot, stream: Stream, **parts) -> Change:
+def _change(stream: Stream, **parts) -> Change:
     """A change, plus the reel when it completes what a reel needs (exactly once: `reelId` marks it)."""
     change = Change(stream=stream, **parts)
     if (

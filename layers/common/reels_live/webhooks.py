@@ -17,7 +17,6 @@ from collections.abc import Callable
 import jwt
 from aws_lambda_powertools.metrics import MetricUnit
 from google.protobuf import json_format
-from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
 from reels_live import livekit, tracking, transitions
@@ -43,7 +42,9 @@ def receive(body: bytes, authorization: str | None) -> WebhookEvent:
     except (json_format.ParseError, UnicodeDecodeError, ValueError) as error:
         raise MalformedWebhook(f"The body is not a LiveKit WebhookEvent: {error}") from error
     if not event.event or not event.id:
-        raise MalformedWebhook("The event has no `event` name or no `id`.", field="event" if not event.event else "id")
+        raise MalformedWebhook(
+            "The event has no `event` name or no `id`.", field="event" if not event.event else "id"
+        )
     return event
 
 
@@ -105,7 +106,9 @@ def handle(event: WebhookEvent) -> str:
     return outcome
 
 
-def _decision(event: WebhookEvent) -> tuple[Callable[[Snapshot], Change | None], str | None, str | None] | None:
+def _decision(
+    event: WebhookEvent,
+) -> tuple[Callable[[Snapshot], Change | None], str | None, str | None] | None:
     """(decide, participant, session) for an event, or None for events that say nothing we track."""
     at = event.created_at * 1000
     if event.event in PARTICIPANT_EVENTS:
@@ -117,7 +120,9 @@ def _decision(event: WebhookEvent) -> tuple[Callable[[Snapshot], Change | None],
             if role is None:
                 return None
             if event.event == "participant_joined":
-                return transitions.connected(snap, sid=info.sid, user_id=info.identity, role=role, joined_at=joined_at)
+                return transitions.connected(
+                    snap, sid=info.sid, user_id=info.identity, role=role, joined_at=joined_at
+                )
             return transitions.disconnected(
                 snap,
                 sid=info.sid,

@@ -16,13 +16,17 @@ class Unprocessed(Exception):
     """DynamoDB kept returning unprocessed items after every retry (sustained throttling)."""
 
 
-def get_items(keys: Sequence[Mapping[str, str]], *, projection: str | None = None) -> list[dict[str, Any]]:
+def get_items(
+    keys: Sequence[Mapping[str, str]], *, projection: str | None = None, consistent: bool = False
+) -> list[dict[str, Any]]:
     """Every item that exists among `keys`, in batches of 100 (order not kept)."""
     found: list[dict[str, Any]] = []
     for batch in _batches(keys, GET_LIMIT):
         request: dict[str, Any] = {"Keys": [to_attributes(key) for key in batch]}
         if projection:
             request["ProjectionExpression"] = projection
+        if consistent:
+            request["ConsistentRead"] = True
         pending: dict[str, Any] = {name(): request}
         for attempt in range(ATTEMPTS):
             response = client().batch_get_item(RequestItems=pending)

@@ -7,8 +7,6 @@ session carry a `version` that each commit checks and bumps. A concurrent writer
 transaction, so an event is remembered as applied exactly when its change is.
 """
 
-import random
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +14,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from reels_live.models import Participant, Reel, Session, Stream
-from reels_live.store import keys
+from reels_live.store import batch, keys
 from reels_live.store.streams import release_lock_action, watch_index
 from reels_live.store.table import cancellation_codes, client, from_attributes, name, to_attributes
-
-
-_BATCH_ATTEMPTS = 5
 
 
 class Conflict(Exception):
@@ -67,7 +62,7 @@ def read(
         wanted["session"] = keys.session(stream_id, sid)
     if event_id is not None:
         wanted["event"] = keys.webhook_event(event_id)
-    found = _batch_get(list(wanted.values()), consistent=True)
+    found = batch.get_items(list(wanted.values()), consistent=True)
     by_key = {(item[keys.PK], item[keys.SK]): item for item in found}
     items = {role: by_key.get((key[keys.PK], key[keys.SK])) for role, key in wanted.items()}
     if items["stream"] is None:
@@ -83,7 +78,7 @@ def read(
 
 def read_streams(stream_ids: list[str]) -> dict[str, Stream]:
     """Streams by id, 100 keys a BatchGetItem (eventually consistent: commits check versions anyway)."""
-    found = _batch_get([keys.stream(stream_id) for stream_id in stream_ids], consistent=False)
+    found = batch.get_items([keys.stream(stream_id) for stream_id in stream_ids])
     return {stream.stream_id: stream for stream in map(Stream.model_validate, found)}
 
 
@@ -113,7 +108,13 @@ def commit(before: Snapshot, change: Change, *, event_id: str | None, event: str
             keys.TTL_ATTRIBUTE: expires_at_s,
         }
         actions.append(
-            {"Put": {"TableName": name(), "Item": to_attributes(record), "ConditionExpression": "attribute_not_exists(PK)"}}
+            {
+                "Put": {
+                    "TableName": name(),
+                    "Item": to_attributes(record),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
         )
     stream_key = keys.stream(change.stream.stream_id)
     index_before, index_after = watch_index(before.stream), watch_index(change.stream)
@@ -139,7 +140,13 @@ def commit(before: Snapshot, change: Change, *, event_id: str | None, event: str
             keys.ENTITY: "reel",
         }
         actions.append(
-            {"Put": {"TableName": name(), "Item": to_attributes(reel), "ConditionExpression": "attribute_not_exists(PK)"}}
+            {
+                "Put": {
+                    "TableName": name(),
+                    "Item": to_attributes(reel),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
         )
     try:
         client().transact_write_items(TransactItems=actions)
@@ -190,7 +197,13 @@ def _versioned(
         item = {**after.model_dump(by_alias=True, exclude_none=True), **key, "version": 1}
         if entity:
             item[keys.ENTITY] = entity
-        return {"Put": {"TableName": name(), "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(PK)"}}
+        return {
+            "Put": {
+                "TableName": name(),
+                "Item": to_attributes(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
     old = before.model_dump(by_alias=True, exclude_none=True)
     new = after.model_dump(by_alias=True, exclude_none=True)
     changed = {k: v for k, v in new.items() if k != "version" and old.get(k) != v}
@@ -199,7 +212,9 @@ def _versioned(
     set_values = {**changed, **{k: v for k, v in extra.items() if v is not None}}
     removed += [k for k, v in extra.items() if v is None]
     condition_values = {":expected": before.version}
-    condition = "#version = :expected" if before.version else "attribute_not_exists(#version) OR #version = :expected"
+    condition = (
+        "#version = :expected" if before.version else "attribute_not_exists(#version) OR #version = :expected"
+    )
     if not set_values and not removed:
         if not always_check:
             return None
@@ -240,25 +255,6 @@ def _index_update(index: Mapping[str, str] | None) -> dict[str, str | None]:
     if index is None:
         return {keys.GSI2PK: None, keys.GSI2SK: None}
     return dict(index)
-
-
-def _batch_get(wanted: list[Mapping[str, str]], *, consistent: bool) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(wanted), 100):
-        pending: dict[str, Any] = {
-            name(): {"Keys": [to_attributes(key) for key in wanted[start : start + 100]], "ConsistentRead": consistent}
-        }
-        # DynamoDB may hand back unprocessed keys under load; ask again for just those, backing off.
-        for attempt in range(_BATCH_ATTEMPTS):
-            response = client().batch_get_item(RequestItems=pending)
-            found += [from_attributes(item) for item in response["Responses"].get(name(), [])]
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))
-        else:
-            raise Conflict("DynamoDB kept keys unprocessed (throttled); try again")
-    return found
 
 
 def _query(**request: Any) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,38 @@
+"""GET /users/{userId}/streams: a creator's streams, newest first, one page at a time."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reels_live import listings
+from reels_live.http import UserIdPath, documented, http_api
+from reels_live.models import StreamPage
+from reels_live.observability import logger, metrics, tracer
+
+app = http_api()
+
+Limit = Annotated[int, Query(ge=1, le=50, description="Page size")]
+Cursor = Annotated[
+    str | None, Query(min_length=1, max_length=2048, description="`nextCursor` of the previous page")
+]
+
+
+@app.get(
+    "/users/<userId>/streams",
+    summary="A creator's streams, newest first",
+    operation_id="listUserStreams",
+    responses=documented((200, StreamPage, "A page of the creator's streams"), 401),
+    tags=["streams"],
+)
+@tracer.capture_method
+def list_user_streams(userId: UserIdPath, limit: Limit = 20, cursor: Cursor = None) -> StreamPage:
+    return listings.user_streams(userId, limit=limit, cursor=cursor)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -5,6 +5,7 @@ import copy
 import importlib.util
 import json
 import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from functools import cache
@@ -123,12 +124,17 @@ def http_event(
     return route.function, event
 
 
+_one_at_a_time = threading.RLock()
+
+
 def invoke(function: str, event: dict[str, Any], *, remaining_ms: int | None = None) -> ApiResponse:
     """Run a handler; its context has the template's Timeout left (or `remaining_ms`), as a fresh invocation."""
     if remaining_ms is None:
         remaining_ms = int(intrinsics.function_setting(function, "Timeout", 3)) * 1000
     context = LambdaContext(function_name=function, remaining_ms=remaining_ms)
-    with stack.function_environment(function):
+    # One invocation at a time: a handler swaps os.environ for its function's, and webhook sinks invoke
+    # from their own threads while a test calls the API.
+    with _one_at_a_time, stack.function_environment(function):
         # Imported inside the function's environment, as Lambda does: Powertools reads its settings
         # (service, metrics namespace) when the shared Logger and Metrics are created.
         module = handler_module(function)

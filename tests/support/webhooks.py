@@ -2,6 +2,11 @@
 (protojson body; HS256 token from livekit-api's AccessToken with the body's sha256), posted to our route."""
 
 import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from livekit.protocol import egress as egress_pb
@@ -159,3 +164,51 @@ def deliver(built: webhook_pb.WebhookEvent) -> api.ApiResponse:
     response = post(body, sign(body))
     assert response.status == 200, response.body
     return response
+
+
+class HandlerSink:
+    """Stands in for API Gateway on loopback: LiveKit's (or the relay's) webhook POSTs are handed to the
+    webhook function as HTTP API events, byte for byte, and answered with the function's status, so
+    LiveKit's retries on a 5xx work end to end."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str, int]] = []  # (event, outcome or error code, status)
+        self._changed = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                response = post(body, self.headers.get("Authorization"))
+                name = json.loads(body).get("event", "?") if response.status != 401 else "?"
+                answer = response.body.get("outcome") or response.error_code or ""
+                with sink._changed:
+                    sink.outcomes.append((name, answer, response.status))
+                    sink._changed.notify_all()
+                self.send_response(response.status)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/livekit/webhook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+        """Block until `condition` holds, re-checked whenever a webhook has been handled."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{what} not met within {timeout}s; handled: {self.outcomes}")
+                self._changed.wait(min(remaining, 0.2))
+
+    def handled(self, event: str) -> list[str]:
+        with self._changed:
+            return [outcome for name, outcome, _ in self.outcomes if name == event]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -237,13 +237,15 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 async def _api_client() -> api.LiveKitAPI:
-    """The container's client, rebuilt when the secret's active key changed (rotation)."""
+    """The container's client, rebuilt when the secret's active key changed (rotation) or the URL did."""
     import aiohttp
     from livekit import api
 
     global _client, _client_key
     keys = credentials()
-    if _client is None or _client_key != keys.api_key:
+    # Keyed by URL too: tools and tests point one process at different servers.
+    wanted = f"{settings().livekit_url} {keys.api_key}"
+    if _client is None or _client_key != wanted:
         if _client is not None:
             await _client.aclose()
         _client = api.LiveKitAPI(
@@ -254,7 +256,7 @@ async def _api_client() -> api.LiveKitAPI:
             # Our own retry below is the only one, so attempts and backoff are ours to count.
             failover=False,
         )
-        _client_key = keys.api_key
+        _client_key = wanted
     return _client
 
 

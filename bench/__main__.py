@@ -9,6 +9,7 @@ import time
 SECTIONS = {
     "lifecycle": "bench.lifecycle",
     "fanout": "bench.fanout",
+    "webhooks": "bench.webhooks",
 }
 
 

@@ -13,6 +13,6 @@ from reels_live.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 @event_source(data_class=EventBridgeEvent)
-def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(schedule=event.resources[0] if event.resources else None)
-    return reconciler.reconcile().as_dict()
+    return reconciler.reconcile(remaining_ms=context.get_remaining_time_in_millis).as_dict()

@@ -222,3 +222,17 @@ def test_a_lost_egress_ended_is_settled_from_list_egress_and_still_makes_the_ree
         "user-alice",
         "Recorded",
     )
+
+
+@pytest.mark.livekit
+def test_a_run_short_of_time_leaves_streams_for_the_next_run(livekit, real_time):
+    created = start()
+    stream_id = created["stream"]["streamId"]
+    lk.delete_room(livekit.url, livekit.api_key, livekit.api_secret, created["connection"]["room"])
+    sample = api.sample_event("reconcile_streams.json")
+
+    short = api.invoke("ReconcileStreamsFunction", sample, remaining_ms=5_000).body
+
+    assert (short["checked"], short["deferred"], short["ended"]) == (1, 1, 0)
+    assert stream_item(stream_id)["status"] == "preparing"
+    assert api.invoke("ReconcileStreamsFunction", sample).body["ended"] == 1

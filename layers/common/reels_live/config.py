@@ -64,7 +64,7 @@ class Settings(BaseModel):
     preparing_grace_seconds: int = Field(default=600, alias="PREPARING_GRACE_SECONDS", gt=0)
     recording_grace_seconds: int = Field(default=1800, alias="RECORDING_GRACE_SECONDS", gt=0)
     # Calls the reconciler keeps in flight to LiveKit at once.
-    reconciler_concurrency: int = Field(default=16, alias="RECONCILER_CONCURRENCY", ge=1)
+    reconciler_concurrency: int = Field(default=32, alias="RECONCILER_CONCURRENCY", ge=1)
 
 
 @cache

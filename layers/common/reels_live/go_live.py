@@ -29,6 +29,6 @@ def announce(stream: Stream) -> bool:
         metrics.add_metric(name="GoLiveSendFailed", unit=MetricUnit.Count, value=1)
         return False
     live_store.clear_go_live_pending(stream.stream_id)
-    metrics.add_metric(name="GoLiveAnnounced", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="GoLiveEnqueued", unit=MetricUnit.Count, value=1)
     logger.info("go-live announced", extra={"stream_id": stream.stream_id, "user_id": stream.author_id})
     return True

@@ -20,6 +20,8 @@ Every change goes through the same transitions and versioned commits as the webh
 mid-run cannot be undone by it.
 """
 
+import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,6 +34,11 @@ from reels_live.observability import logger, metrics
 from reels_live.store import keys
 from reels_live.store import live as live_store
 from reels_live.transitions import EgressUpdate
+
+# Rooms asked about (ListParticipants) between two looks at the time left.
+CHUNK = 500
+# Kept back at the end of an invocation: what is started is finished, the rest waits a minute.
+RESERVE_MS = 10_000
 
 
 @dataclass
@@ -47,13 +54,16 @@ class Report:
     rooms_deleted: int = 0
     announced: int = 0
     livekit_failures: int = 0
+    # Left for the next run: the invocation was running out of time.
+    deferred: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
-def reconcile() -> Report:
-    """One run over every stream GSI2 lists as preparing, live or settling."""
+def reconcile(remaining_ms: Callable[[], int] = lambda: 60_000) -> Report:
+    """One run over every stream GSI2 lists as preparing, live or settling, stopping RESERVE_MS before the
+    invocation's end (`remaining_ms`, from the Lambda context); what is left waits for the next run."""
     now = clock.now_ms()
     report = Report()
     active_ids = _watched(keys.PREPARING, keys.LIVE)
@@ -72,22 +82,33 @@ def reconcile() -> Report:
         report.livekit_failures += 1
         return report
     active = [streams[stream_id] for stream_id in active_ids if stream_id in streams]
-    present = [stream.room_name for stream in active if stream.room_name in rooms]
-    participants = livekit.list_participants(present)
-    report.livekit_failures += len(present) - len(participants)
-    for stream in active:
-        if stream.room_name not in rooms:
-            _room_gone(stream, now, report)
-        elif stream.room_name in participants:
-            _check_active(stream, participants[stream.room_name], now, report)
-    for stream_id in settling_ids:
-        if stream_id in streams:
-            _settle(
-                streams[stream_id], room_exists=streams[stream_id].room_name in rooms, now=now, report=report
-            )
+    settling = [streams[stream_id] for stream_id in settling_ids if stream_id in streams]
+    # A run that runs out of time must not always leave the same streams for later.
+    random.shuffle(active)
+    random.shuffle(settling)
+    for start in range(0, len(active), CHUNK):
+        if remaining_ms() < RESERVE_MS:
+            report.deferred += len(active) - start
+            break
+        chunk = active[start : start + CHUNK]
+        present = [stream.room_name for stream in chunk if stream.room_name in rooms]
+        participants = livekit.list_participants(present)
+        report.livekit_failures += len(present) - len(participants)
+        for stream in chunk:
+            if stream.room_name not in rooms:
+                _room_gone(stream, now, report)
+            elif stream.room_name in participants:
+                _check_active(stream, participants[stream.room_name], now, report)
+    for index, stream in enumerate(settling):
+        if remaining_ms() < RESERVE_MS:
+            report.deferred += len(settling) - index
+            break
+        _settle(stream, room_exists=stream.room_name in rooms, now=now, report=report)
     logger.info("reconciler run", extra=report.as_dict())
     for name, value in report.as_dict().items():
-        metrics.add_metric(name=f"Reconciler_{name}", unit=MetricUnit.Count, value=value)
+        metrics.add_metric(
+            name="Reconciler" + name.title().replace("_", ""), unit=MetricUnit.Count, value=value
+        )
     return report
 
 

@@ -199,7 +199,11 @@ def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, re
 def test_a_lost_egress_ended_is_settled_from_list_egress_and_still_makes_the_reel(livekit, real_time):
     created = start({"title": "Recorded", "record": True})
     stream_id, room = created["stream"]["streamId"], created["connection"]["room"]
-    wait_until(lambda: livekit.relay.egress_list(room), what="the simulated egress to start")
+    # Recording, not just starting: an egress stopped while starting is aborted and records nothing.
+    wait_until(
+        lambda: [e.status for e in livekit.relay.egress_list(room)] == [EgressStatus.EGRESS_ACTIVE],
+        what="the simulated egress to record",
+    )
     assert api.request("POST", f"/streams/{stream_id}/end", body={"saveAsReel": True}).status == 200
     wait_until(
         lambda: [e.status for e in livekit.relay.egress_list(room)] == [EgressStatus.EGRESS_COMPLETE],

@@ -4,6 +4,7 @@ Benchmarks drive the real handlers in-process like the tests do: the domain pack
 dummy AWS credentials (moto), and the Powertools settings template.yaml gives every function.
 """
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -19,8 +20,12 @@ os.environ.update(
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        # The tables are the output: no EMF lines between them.
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 )
+# Handlers run with their template's log level (INFO); their lines would bury the tables.
+logging.disable(logging.INFO)
 
 from tests.support import stack  # noqa: E402 (needs the paths above)
 

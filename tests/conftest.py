@@ -105,6 +105,8 @@ def livekit_session() -> Iterator[LocalLiveKit]:
     """The real livekit-server behind the relay, started once for the tests that ask for it."""
     with local_livekit() as local:
         yield local
+        # The handlers' LiveKit client lives as long as its container would: close it before its server goes.
+        livekit_client.close()
 
 
 @pytest.fixture

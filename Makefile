@@ -68,13 +68,50 @@ build: venv ## sam build (no containers) into .aws-sam/build
 	@$(VENV)/bin/sam build --template template.yaml
 
 .PHONY: test
-test: venv livekit lint validate ## lint, validate the template and run every test (real livekit-server included)
+test: venv livekit rie runtime-venv lint validate build ## lint, validate, sam build, then every test (real livekit-server and RIE included)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: venv livekit build ## print AWS and LiveKit calls per operation and cold-import times (BENCH_ARGS=section)
 	@$(PY) -m bench $(BENCH_ARGS)
 
+# ---------------------------------------------------------------- local stack (local/stack.py)
+RUNTIME_VENV := .runtime-venv
+
+# What Lambda's python3.12 runtime provides around the code (awslambdaric, the runtime's boto3), nothing more.
+$(RUNTIME_VENV)/.installed: local/runtime-requirements.txt
+	@test -n "$(PY312)" || { echo "Python 3.12 was not found (see make venv)." >&2; exit 1; }
+	@echo "creating $(RUNTIME_VENV) (awslambdaric + the runtime's boto3) with $(PY312)"
+	@rm -rf $(RUNTIME_VENV) && $(PY312) -m venv $(RUNTIME_VENV)
+	@$(RUNTIME_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/runtime-requirements.txt
+	@touch $@
+
+.PHONY: runtime-venv
+runtime-venv: $(RUNTIME_VENV)/.installed ## the runtime venv functions run in under RIE
+
+.PHONY: run
+run: venv livekit rie runtime-venv build ## the whole system on 127.0.0.1 (API on :3000); Ctrl-C stops it
+	@$(PY) -m local.stack $(RUN_ARGS)
+
+# `make token USER=bob`; USER from the environment (your login) is ignored in favour of alice.
+TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),alice)
+.PHONY: token
+token: venv ## print a bearer token from the running stack (USER=alice by default)
+	@$(PY) -m local.auth token $(TOKEN_USER)
+
+.PHONY: invoke
+invoke: venv livekit rie runtime-venv build ## one event through RIE: make invoke FN=GetStreamFunction EVENT=events/get_stream.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; }
+	@$(PY) -m local.invoke $(FN) $(EVENT)
+
+.PHONY: demo
+demo: venv livekit rie runtime-venv build ## play the whole story against the running stack (or start one)
+	@$(PY) -m local.demo $(DEMO_ARGS)
+
+.PHONY: openapi
+openapi: venv ## regenerate openapi.json (merged from the handlers; a test fails when it drifts)
+	@$(PY) -m local.openapi
+
 .PHONY: clean
 clean: ## remove build output and caches (keeps .venv and the tools cache)
-	@rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .tmp
+	@rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .tmp .local-stack

@@ -143,3 +143,60 @@ def _route_pattern(path: str) -> re.Pattern[str]:
     pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
     pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
     return re.compile(pattern)
+
+
+@dataclass(frozen=True)
+class JwtAuthorizerSpec:
+    """A JWT authorizer of an HttpApi, its issuer and audiences still as template values."""
+
+    api: str
+    name: str
+    issuer: Any
+    audience: Any
+    identity_source: str
+
+
+def http_api_of(route: Route) -> str:
+    """The HttpApi resource a route belongs to (SAM's implicit `ServerlessHttpApi` without ApiId)."""
+    for event in (
+        resources("AWS::Serverless::Function")[route.function]["Properties"].get("Events", {}).values()
+    ):
+        props = event.get("Properties", {})
+        if (
+            event["Type"] == "HttpApi"
+            and props.get("Method", "").upper() == route.method
+            and props.get("Path") == route.path
+        ):
+            api = props.get("ApiId")
+            return api["Ref"] if isinstance(api, dict) else "ServerlessHttpApi"
+    raise KeyError(route.route_key)
+
+
+def route_authorizer(route: Route) -> JwtAuthorizerSpec | None:
+    """The JWT authorizer guarding a route: its own `Auth.Authorizer`, else its API's default; None if open."""
+    if not route.authorized:
+        return None
+    api = http_api_of(route)
+    api_auth = resources().get(api, {}).get("Properties", {}).get("Auth", {})
+    name = api_auth.get("DefaultAuthorizer")
+    for event in (
+        resources("AWS::Serverless::Function")[route.function]["Properties"].get("Events", {}).values()
+    ):
+        props = event.get("Properties", {})
+        if (
+            event["Type"] == "HttpApi"
+            and props.get("Path") == route.path
+            and props.get("Method", "").upper() == route.method
+        ):
+            name = props.get("Auth", {}).get("Authorizer", name)
+    if not name:
+        return None
+    spec = api_auth["Authorizers"][name]
+    jwt_config = spec["JwtConfiguration"]
+    return JwtAuthorizerSpec(
+        api=api,
+        name=name,
+        issuer=jwt_config["issuer"],
+        audience=jwt_config["audience"],
+        identity_source=spec.get("IdentitySource", "$request.header.Authorization"),
+    )

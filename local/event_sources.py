@@ -210,6 +210,8 @@ class SqsPoller:
                 MessageAttributeNames=["All"],
             )
             messages = response.get("Messages", [])
+            if not messages and not batch:
+                break  # nothing waiting: the caller polls again
             batch += messages
             if batch and deadline is None:
                 if mapping.batching_window <= 0:

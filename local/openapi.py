@@ -93,7 +93,8 @@ def _add_gateway_answers(document: dict[str, Any], routes: list[template.Route])
                 "content": {"application/json": {"schema": reference}},
             }
             own = responses.get(status)
-            if own:
+            # A 401 comes from the authorizer before the function runs; a 500 or 503 can come from either.
+            if own and status != "401":
                 # The function answers this status too (its envelope); either body can arrive.
                 schema = own["content"]["application/json"]["schema"]
                 answer = {

@@ -102,6 +102,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def function_handler(function: str) -> str:
+    return str(template.resources("AWS::Serverless::Function")[function]["Properties"]["Handler"])
+
+
 def function_timeout(function: str) -> int:
     return int(intrinsics.function_setting(function, "Timeout", 3))
 
@@ -181,10 +185,21 @@ class _Report:
 class RieProcess:
     """One RIE process running one function's runtime; serves one invocation at a time."""
 
-    def __init__(self, function: str, environment: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        function: str,
+        environment: Mapping[str, str],
+        log_path: Path,
+        *,
+        root: Path | None = None,
+        handler: str | None = None,
+    ) -> None:
         self.function = function
         self.environment = dict(environment)
         self.log_path = log_path
+        # Where the code is and what to run: the function's build output and Handler unless given.
+        self.root = root
+        self.handler = handler
         self.port = 0
         self.invocations = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -201,8 +216,8 @@ class RieProcess:
         return self._process.pid if self._process else None
 
     def start(self) -> RieProcess:
-        root = task_root(self.function)
-        _, _, handler = self.handler()
+        root = self.root or task_root(self.function)
+        handler = self.handler or function_handler(self.function)
         self.port = free_port()
         api_port = free_port()
         command = [
@@ -233,10 +248,6 @@ class RieProcess:
         self._reader.start()
         self._wait_listening()
         return self
-
-    def handler(self) -> tuple[Path, str, str]:
-        props = template.resources("AWS::Serverless::Function")[self.function]["Properties"]
-        return task_root(self.function), self.function, str(props["Handler"])
 
     def _wait_listening(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -378,6 +389,8 @@ class FunctionPool:
     environment: dict[str, str]
     log_dir: Path
     size: int = 2
+    root: Path | None = None
+    handler: str | None = None
     _idle: list[RieProcess] = field(default_factory=list)
     _all: list[RieProcess] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -397,7 +410,9 @@ class FunctionPool:
                 raise RuntimeSetupError("the stack is stopping")
             process = self._idle.pop() if self._idle else None
             if process is None:
-                process = RieProcess(self.function, self.environment, self.log_path)
+                process = RieProcess(
+                    self.function, self.environment, self.log_path, root=self.root, handler=self.handler
+                )
                 self._all.append(process)
         try:
             if not process.alive:

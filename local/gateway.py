@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -87,6 +87,11 @@ def build_event(
         headers[key] = f"{headers[key]},{value}" if key in headers else value
     cookies = [c.strip() for c in request.headers.get("Cookie", "").split(";") if c.strip()]
     raw_query = request.query_string.decode("latin-1")
+    # rawPath keeps the percent-encoding the client sent; pathParameters are decoded.
+    raw_path = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "").split("?", 1)[
+        0
+    ]
+    raw_path = raw_path or quote(request.path, safe="/:@!$&'()*+,;=-._~")
     query: dict[str, str] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
@@ -99,7 +104,7 @@ def build_event(
         "domainPrefix": request.host.split(".")[0].split(":")[0],
         "http": {
             "method": request.method,
-            "path": request.path,
+            "path": raw_path,
             "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
             "sourceIp": request.remote_addr or "127.0.0.1",
             "userAgent": request.headers.get("User-Agent", ""),
@@ -118,7 +123,7 @@ def build_event(
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
-        "rawPath": request.path,
+        "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": context,

@@ -76,6 +76,10 @@ def _add_gateway_answers(document: dict[str, Any], routes: list[template.Route])
         "required": ["message"],
     }
     reference = {"$ref": f"#/components/schemas/{GATEWAY_MESSAGE}"}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            # A 204 has no body (RFC 9110); Powertools documents the handler's `None` as a JSON null.
+            operation.get("responses", {}).get("204", {}).pop("content", None)
     for route in routes:
         operation = document.get("paths", {}).get(route.path, {}).get(route.method.lower())
         if operation is None:

@@ -195,12 +195,19 @@ class Stack:
 
         self._start_livekit(gateway_port)
 
+        # SNS platform applications are parameters (CloudFormation cannot create them): made in moto here.
+        applications = provision.create_platform_applications(provision.Clients(self.moto.url))
         overrides = {
             "LiveKitUrl": self.livekit.url,
             "JwtIssuer": self.issuer.url,
             "JwtAudience": self.issuer.audience,
+            # Links in go-live emails lead to this gateway's /unsubscribe.
+            "UnsubscribeBaseUrl": f"http://127.0.0.1:{gateway_port}",
+            **applications,
             **self.parameter_overrides,
         }
+        parameters = template.load().get("Parameters", {})
+        overrides = {name: value for name, value in overrides.items() if name in parameters}
         self.context = provision.provision(overrides, endpoint_url=self.moto.url, livekit_keys=self.keys)
         self._start_shims()
 
@@ -209,7 +216,8 @@ class Stack:
             if self.seed_demo_data:
                 from local import demo_data
 
-                demo_data.seed(self)
+                assert self.issuer is not None
+                demo_data.seed(f"http://127.0.0.1:{gateway_port}", self.issuer.token)
         self._write_state()
         log.info("stack up in %.1fs", time.monotonic() - started)
 
@@ -251,21 +259,12 @@ class Stack:
 
     def _start_shims(self) -> None:
         """Local stand-ins for AWS APIs moto lacks, when the project has them (SESv2: local/sesv2_shim.py)."""
-        shim = template.ROOT / "local" / "sesv2_shim.py"
-        if not shim.exists():
+        if importlib.util.find_spec("local.sesv2_shim") is None:
             return
-        from werkzeug.serving import make_server
-
-        spec = importlib.util.find_spec("local.sesv2_shim")
-        assert spec is not None
-        module = importlib.import_module("local.sesv2_shim")
-        server = make_server("127.0.0.1", 0, module.create_app(self.moto.url), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="sesv2-shim", daemon=True)
-        thread.start()
-        self._stack.callback(server.server_close)
-        self._stack.callback(server.shutdown)
-        self.endpoints["AWS_ENDPOINT_URL_SESV2"] = f"http://127.0.0.1:{server.server_port}"
-        log.info("SESv2 shim on %s", self.endpoints["AWS_ENDPOINT_URL_SESV2"])
+        shim = importlib.import_module("local.sesv2_shim").serve(self.moto.url)
+        self._stack.callback(shim.stop)
+        self.endpoints["AWS_ENDPOINT_URL_SESV2"] = shim.url
+        log.info("SESv2 shim on %s (bulk email into moto)", shim.url)
 
     def _start_functions(self) -> None:
         from local import gateway, openapi

@@ -37,20 +37,27 @@ _PAGE = (
 )
 
 
-def _responses(success: str) -> dict:
+def _responses(success: str, *, error_pages: bool = False) -> dict:
+    page = {"text/html": {"schema": {"type": "string"}}}
     errors = {
         status: value
         for status, value in documented((200, ErrorEnvelope, ""), 403, 410).items()
         if status != 200
     }
-    return {200: {"description": success, "content": {"text/html": {"schema": {"type": "string"}}}}, **errors}
+    if error_pages:
+        # The confirmation page answers a bad or expired link with an HTML error page, not the envelope.
+        for status in (403, 410):
+            errors[status] = {"description": errors[status]["description"], "content": page}
+    return {200: {"description": success, "content": page}, **errors}
 
 
 @app.get(
     "/unsubscribe",
     summary="Confirmation page for an unsubscribe link (changes nothing)",
     operation_id="unsubscribePage",
-    responses=_responses("A page with a button that confirms (an error page for a bad or expired link)"),
+    responses=_responses(
+        "A page with a button that confirms (an error page for a bad or expired link)", error_pages=True
+    ),
     tags=["email"],
 )
 @tracer.capture_method

@@ -15,24 +15,39 @@ EVENTS = sorted((template.ROOT / "events").glob("*.json"))
 
 
 def function_for(event_file: Path) -> str:
-    """The function an event belongs to: its route (API events), else the function whose CodeUri folder
-    has the event's name (events/<folder>.json, or events/<folder>_<variant>.json)."""
+    """The function an event belongs to, read from the event and template.yaml: the route of an API event,
+    the function consuming the queue an SQS event names, the function running on a schedule."""
     event = json.loads(event_file.read_text())
+    functions = template.resources("AWS::Serverless::Function")
     if "routeKey" in event:
         method, path = event["routeKey"].split(" ", 1)
         found = template.find_route(method, event.get("rawPath") or path)
         assert found, f"{event_file.name}: no route for {event['routeKey']}"
         return found[0].function
-    folders = {
-        Path(spec["Properties"]["CodeUri"]).name: name
-        for name, spec in template.resources("AWS::Serverless::Function").items()
-    }
-    for folder in sorted(folders, key=len, reverse=True):
-        if event_file.stem == folder or event_file.stem.startswith(f"{folder}_"):
-            return folders[folder]
-    raise AssertionError(
-        f"{event_file.name}: name it after a function's folder ({', '.join(sorted(folders))})"
-    )
+    if event.get("Records") and event["Records"][0].get("eventSource") == "aws:sqs":
+        queue_name = event["Records"][0]["eventSourceARN"].rsplit(":", 1)[1]
+        for name, spec in functions.items():
+            for source in spec["Properties"].get("Events", {}).values():
+                queue = source.get("Properties", {}).get("Queue", {})
+                logical_id = queue.get("Fn::GetAtt", [""])[0] if isinstance(queue, dict) else ""
+                if source["Type"] == "SQS" and logical_id and queue_name.endswith(logical_id):
+                    return name
+        raise AssertionError(f"{event_file.name}: no function consumes a queue named like {queue_name}")
+    if event.get("detail-type") == "Scheduled Event":
+        scheduled = [
+            name
+            for name, spec in functions.items()
+            if any(
+                e["Type"] in ("Schedule", "ScheduleV2") for e in spec["Properties"].get("Events", {}).values()
+            )
+        ]
+        folders = {name: Path(functions[name]["Properties"]["CodeUri"]).name for name in scheduled}
+        named = [name for name in scheduled if folders[name] in event_file.stem]
+        assert len(named or scheduled) == 1, (
+            f"{event_file.name}: which of {scheduled}? name it after its folder"
+        )
+        return (named or scheduled)[0]
+    raise AssertionError(f"{event_file.name}: not an API, SQS or scheduled event")
 
 
 @pytest.mark.parametrize("event_file", EVENTS, ids=[path.name for path in EVENTS])

@@ -259,3 +259,12 @@ def test_the_openapi_document_and_swagger_ui_are_served(client: Client) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
     assert "SwaggerUIBundle" in page.get_data(as_text=True)
+
+
+def test_the_raw_path_keeps_its_percent_encoding(
+    client: Client, issuer: LocalIssuer, invoker: RecordingInvoker
+) -> None:
+    client.get("/users/caf%C3%A9/followers", headers=bearer(issuer))
+    event = invoker.calls[0][1]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/users/caf%C3%A9/followers"
+    assert event["pathParameters"] == {"userId": "café"}

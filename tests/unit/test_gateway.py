@@ -243,7 +243,7 @@ def test_an_integration_timeout_is_a_503(
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/nope"), ("DELETE", f"/streams/{STREAM}"), ("GET", "/streams")]
+    ("method", "path"), [("GET", "/nope"), ("DELETE", f"/streams/{STREAM}"), ("PATCH", "/streams")]
 )
 def test_unknown_routes_are_404_without_asking_for_a_token(
     client: Client, invoker: RecordingInvoker, method: str, path: str

@@ -42,12 +42,12 @@ from botocore.exceptions import ClientError
 from local import auth, state, template
 from local.demo_data import CREATOR, DEVICES, FOLLOWERS, email_of
 from local.intrinsics import REGION
+from local.livekit import clients
 
 LAYER_SOURCE = template.ROOT / "layers" / "common"
 STARTUP_SECONDS = 120
 POLL_SECONDS = 0.5
 VIEWERS = ("bob", "carol")
-STEP_END = "5 (alice ends and the reel exists)"
 Probe = Callable[[], tuple[bool, Any]]
 
 
@@ -183,8 +183,6 @@ async def create_stream(story: Story) -> dict[str, Any]:
 
 async def go_live(story: Story, created: dict[str, Any]) -> Any:
     """alice connects and publishes; LiveKit's own webhooks make the stream live."""
-    from local.livekit import clients
-
     story.step = "2 (alice publishes and goes live)"
     stream_id, connection = created["stream"]["streamId"], created["connection"]
     room = await clients.connect(connection["url"], connection["token"], timeout=story.wait)
@@ -204,10 +202,11 @@ async def followers_notified(story: Story, stream_id: str) -> None:
     story.say(f"3. waiting   GoLiveSettleSeconds is {settle}s: alerts go out after it")
 
     def probe() -> tuple[bool, Any]:
+        moto = _moto_data(story)
         seen = {
             "inbox": sorted(user for user in FOLLOWERS if _in_inbox(story, user, stream_id)),
-            "email": sorted(_emailed(story, stream_id)),
-            "push": sorted(_pushed(story, stream_id)),
+            "email": sorted(_emailed(moto, stream_id)),
+            "push": sorted(_pushed(moto, stream_id)),
         }
         expected = {"inbox": sorted(FOLLOWERS), "email": sorted(FOLLOWERS), "push": sorted(DEVICES)}
         return seen == expected, seen
@@ -228,11 +227,11 @@ def _moto_data(story: Story) -> dict[str, Any]:
     return response.json()
 
 
-def _emailed(story: Story, stream_id: str) -> set[str]:
+def _emailed(moto: dict[str, Any], stream_id: str) -> set[str]:
     """Followers with an email about this stream in moto's SES (the SESv2 shim delivers raw MIME there)."""
     by_address = {email_of(user): user for user in FOLLOWERS}
     found = set()
-    for message in _moto_data(story).get("ses", {}).get("RawMessage", []):
+    for message in moto.get("ses", {}).get("RawMessage", []):
         mail = email.message_from_string(message["raw_data"], policy=email.policy.default)
         text = " ".join(str(part.get_content()) for part in mail.walk() if not part.is_multipart())
         if stream_id in text:
@@ -240,10 +239,10 @@ def _emailed(story: Story, stream_id: str) -> set[str]:
     return found
 
 
-def _pushed(story: Story, stream_id: str) -> set[str]:
+def _pushed(moto: dict[str, Any], stream_id: str) -> set[str]:
     """Followers whose device endpoint in moto's SNS got a publish about this stream."""
     found = set()
-    for endpoint in _moto_data(story).get("sns", {}).get("PlatformEndpoint", []):
+    for endpoint in moto.get("sns", {}).get("PlatformEndpoint", []):
         user = endpoint["attributes"].get("CustomUserData")
         if user in FOLLOWERS and any(stream_id in body for body in endpoint["messages"].values()):
             found.add(user)
@@ -252,8 +251,6 @@ def _pushed(story: Story, stream_id: str) -> set[str]:
 
 async def viewers_join_and_leave(story: Story, stream_id: str) -> Any:
     """bob and carol join through the API and watch; the count follows; carol leaves."""
-    from local.livekit import clients
-
     story.step = "4 (viewers join and leave)"
     rooms = {}
     for viewer in VIEWERS:
@@ -290,7 +287,7 @@ async def viewers_join_and_leave(story: Story, stream_id: str) -> Any:
 
 async def end_with_reel(story: Story, stream_id: str) -> dict[str, Any]:
     """alice ends with saveAsReel; egress finishes; the recording and the reel exist."""
-    story.step = STEP_END
+    story.step = "5 (alice ends and the reel exists)"
     ended = await story.call(CREATOR, "POST", f"/streams/{stream_id}/end", {"saveAsReel": True})
     if ended["status"] != "ended":
         story.fail(f"end answered status {ended['status']}")
@@ -320,10 +317,8 @@ async def end_with_reel(story: Story, stream_id: str) -> dict[str, Any]:
 
 
 async def play(story: Story) -> None:
-    from local.livekit import clients
-
     rooms: list[Any] = []
-    stream_id = None
+    stream_id, stream = None, None
     try:
         await set_the_stage(story)
         created = await create_stream(story)
@@ -339,7 +334,7 @@ async def play(story: Story) -> None:
     finally:
         for room in rooms:
             await clients.disconnect(room)
-        if stream_id and story.step != STEP_END:
+        if stream_id and stream is None:
             # Leave no active stream behind a failed run (the next run would find alice busy).
             with contextlib.suppress(Exception):
                 await story.call(CREATOR, "POST", f"/streams/{stream_id}/end", {})

@@ -105,7 +105,9 @@ invoke: venv livekit rie runtime-venv build ## one event through RIE: make invok
 	@$(PY) -m local.invoke $(FN) $(EVENT)
 
 .PHONY: demo
-demo: venv livekit rie runtime-venv build ## play the whole story against the running stack (or start one)
+demo: venv livekit rie runtime-venv ## play the whole story against the running stack (or start one)
+	@# Rebuilding under a running stack would swap code beneath its runtimes: build only to start a new one.
+	@$(PY) -c "from local import state; raise SystemExit(0 if state.running() else 1)" || $(MAKE) --no-print-directory build
 	@$(PY) -m local.demo $(DEMO_ARGS)
 
 .PHONY: openapi

@@ -5,6 +5,7 @@ It runs what `sam build` produced under RIE (`make test` builds first), so a dep
 layer or an import that only works from the source tree fails here.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -116,7 +117,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             pytest.fail(f"the local stack did not come up in {STARTUP_SECONDS}s:\n{stack.log_tail()}")
         yield stack
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # The stack may have exited already (a failed start): its group may be gone too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:

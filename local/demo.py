@@ -22,9 +22,6 @@ import contextlib
 import email
 import email.policy
 import logging
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +36,7 @@ import requests
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from local import auth, state, template
+from local import auth, launch, state, template
 from local.demo_data import CREATOR, DEVICES, FOLLOWERS, email_of
 from local.intrinsics import REGION
 from local.livekit import clients
@@ -351,40 +348,14 @@ async def play(story: Story) -> None:
 
 @contextlib.contextmanager
 def own_stack() -> Iterator[Path]:
-    """`python -m local.stack` on free ports with a temporary state dir, stopped when the demo ends."""
+    """A stack of the demo's own on free ports with a temporary state dir, stopped when the demo ends."""
     with tempfile.TemporaryDirectory(prefix="reels-live-demo-") as folder:
-        state_dir = Path(folder)
-        env = {**os.environ, "LOCAL_STACK_DIR": folder}
-        env.update({f"LOCAL_{name}_PORT": "0" for name in ("GATEWAY", "ISSUER", "MOTO", "LIVEKIT")})
-        for name in ("AWS_ENDPOINT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-            env.pop(name, None)
-        log_path = state_dir / "stack.log"
-        print(f"no stack running: starting one on free ports (log: {log_path})", flush=True)
-        with log_path.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "local.stack"],
-                cwd=template.ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        print(f"no stack running: starting one on free ports (log: {folder}/stack.log)", flush=True)
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not state.running(state_dir):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = log_path.read_text(errors="replace").splitlines()[-20:]
-                    raise Divergence("setup: the local stack did not come up:\n" + "\n".join(tail))
-                time.sleep(0.5)
-            yield state_dir
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+            with launch.stack_in_background(Path(folder), startup_seconds=STARTUP_SECONDS):
+                yield Path(folder)
+        except launch.StackDidNotStart as failure:
+            raise Divergence(f"setup: {failure}") from failure
 
 
 def run(state_dir: Path, wait: float) -> None:

@@ -5,13 +5,7 @@ It runs what `sam build` produced under RIE (`make test` builds first), so a dep
 layer or an import that only works from the source tree fails here.
 """
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local import auth, state, template
+from local import auth, launch
 
 STARTUP_SECONDS = 90
 
@@ -81,47 +75,10 @@ class LocalStack:
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("local-stack")
-    log_path = state_dir / "stack.log"
-    env = {
-        **os.environ,
-        "LOCAL_STACK_DIR": str(state_dir),
-        "LOCAL_GATEWAY_PORT": "0",
-        "LOCAL_ISSUER_PORT": "0",
-        "LOCAL_MOTO_PORT": "0",
-        "LOCAL_LIVEKIT_PORT": "0",
-    }
-    for name in ("AWS_ENDPOINT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        env.pop(name, None)
-    with log_path.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.stack", "--pool-size", "2"],
-            cwd=template.ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    stack = LocalStack(state_dir, {}, log_path)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"`python -m local.stack` exited with {process.returncode}:\n{stack.log_tail()}")
-            info = state.running(state_dir)
-            if info:
-                stack.info = info
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the local stack did not come up in {STARTUP_SECONDS}s:\n{stack.log_tail()}")
-        yield stack
-    finally:
-        # The stack may have exited already (a failed start): its group may be gone too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        with launch.stack_in_background(
+            state_dir, "--pool-size", "2", startup_seconds=STARTUP_SECONDS
+        ) as info:
+            yield LocalStack(state_dir, info, state_dir / "stack.log")
+    except launch.StackDidNotStart as failure:
+        pytest.fail(str(failure))

@@ -178,20 +178,7 @@ def _match_sessions(stream: Stream, now: int, report: Report) -> None:
     for sid, session in open_in_table.items():
         if sid in in_room:
             continue
-
-        def close(snap: live_store.Snapshot, session=session) -> live_store.Change | None:
-            return transitions.disconnected(
-                snap,
-                sid=session.sid,
-                user_id=session.user_id,
-                role=session.role,
-                joined_at=session.joined_at,
-                left_at=now,
-            )
-
-        applied = tracking.apply(
-            stream.stream_id, close, user_id=session.user_id, sid=sid, event="reconciler"
-        )
+        applied = tracking.close_session(stream.stream_id, session, at=now, event="reconciler")
         report.sessions_closed += applied.outcome in ("viewer_left", "session_closed")
     for sid, info in in_room.items():
         if sid in open_in_table:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from reels_live import clock, go_live, transitions
 from reels_live.config import settings
 from reels_live.errors import StillContended
-from reels_live.models import Stream
+from reels_live.models import Session, Stream
 from reels_live.observability import logger, metrics
 from reels_live.store import live as live_store
 from reels_live.store.live import Change, Snapshot
@@ -77,20 +77,25 @@ def close_open_sessions(stream_id: str, *, at: int) -> int:
     """Close every session still connected at `at` (the room's end); returns how many closed."""
     closed = 0
     for session in live_store.open_sessions(stream_id):
-
-        def close(snap: Snapshot, session=session) -> Change | None:
-            return transitions.disconnected(
-                snap,
-                sid=session.sid,
-                user_id=session.user_id,
-                role=session.role,
-                joined_at=session.joined_at,
-                left_at=at,
-            )
-
-        applied = apply(stream_id, close, user_id=session.user_id, sid=session.sid, event="room_end")
+        applied = close_session(stream_id, session, at=at, event="room_end")
         closed += applied.outcome not in ("unchanged", "duplicate", "unknown_stream")
     return closed
+
+
+def close_session(stream_id: str, session: Session, *, at: int, event: str) -> Applied:
+    """Close one session the table has open, as its participant_left at `at` would."""
+
+    def close(snap: Snapshot) -> Change | None:
+        return transitions.disconnected(
+            snap,
+            sid=session.sid,
+            user_id=session.user_id,
+            role=session.role,
+            joined_at=session.joined_at,
+            left_at=at,
+        )
+
+    return apply(stream_id, close, user_id=session.user_id, sid=session.sid, event=event)
 
 
 def _metric_name(reason: str) -> str:

@@ -13,8 +13,8 @@ from reels_live.models import (
     Profile,
     Recipient,
 )
-from reels_live.store import batch, cursors, keys
-from reels_live.store.social import devices_from_item, preferences_from_item
+from reels_live.store import batch, keys
+from reels_live.store.social import devices_from_item, followers_query, preferences_from_item
 from reels_live.store.table import client, from_attributes, is_condition_failure, name, to_attributes
 
 # An alert marker outlives its cooldown by a day, so a chunk replayed from the DLQ within a day still finds
@@ -146,27 +146,11 @@ class FollowerPage:
 
 
 def follower_ids(creator_id: str, *, cursor: str | None, limit: int) -> FollowerPage:
-    """One page of a creator's follower ids (GSI1, keys and the id only)."""
-    partition = keys.followers_partition(creator_id)
-    start = cursors.decode(
-        cursor,
-        pinned={keys.GSI1PK: partition},
-        prefixes={keys.GSI1SK: "", keys.PK: keys.USER_PREFIX, keys.SK: keys.FOLLOWS_PREFIX},
+    """One page of a creator's follower ids (GSI1, the id only, in key order)."""
+    items, next_cursor = followers_query(
+        creator_id, cursor=cursor, limit=limit, projection="followerId", newest_first=False
     )
-    request: dict[str, Any] = {
-        "TableName": name(),
-        "IndexName": keys.GSI1,
-        "KeyConditionExpression": "GSI1PK = :partition",
-        "ExpressionAttributeValues": to_attributes({":partition": partition}),
-        "ProjectionExpression": "followerId",
-        "Limit": limit,
-    }
-    if start:
-        request["ExclusiveStartKey"] = to_attributes(start)
-    response = client().query(**request)
-    ids = [item["followerId"]["S"] for item in response["Items"]]
-    last = response.get("LastEvaluatedKey")
-    return FollowerPage(ids, cursors.encode(from_attributes(last)) if last else None)
+    return FollowerPage([item["followerId"] for item in items], next_cursor)
 
 
 def recipients(user_ids: list[str]) -> dict[str, Recipient]:

@@ -210,6 +210,16 @@ class FollowPage:
 
 def followers(creator_id: str, *, limit: int, cursor: str | None) -> FollowPage:
     """A creator's followers, newest first (GSI1)."""
+    items, next_cursor = followers_query(
+        creator_id, cursor=cursor, limit=limit, projection="followerId, followedAt", newest_first=True
+    )
+    return FollowPage([(item["followerId"], int(item["followedAt"])) for item in items], next_cursor)
+
+
+def followers_query(
+    creator_id: str, *, cursor: str | None, limit: int, projection: str, newest_first: bool
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a creator's follow edges from GSI1 (only `projection`), and the cursor after it."""
     partition = keys.followers_partition(creator_id)
     start = cursors.decode(
         cursor,
@@ -221,17 +231,14 @@ def followers(creator_id: str, *, limit: int, cursor: str | None) -> FollowPage:
         "IndexName": keys.GSI1,
         "KeyConditionExpression": "GSI1PK = :partition",
         "ExpressionAttributeValues": to_attributes({":partition": partition}),
-        "ProjectionExpression": "followerId, followedAt",
-        "ScanIndexForward": False,
+        "ProjectionExpression": projection,
+        "ScanIndexForward": not newest_first,
         "Limit": limit,
     }
     if start:
         request["ExclusiveStartKey"] = to_attributes(start)
     response = client().query(**request)
-    entries = [
-        (item["followerId"], int(item["followedAt"])) for item in map(from_attributes, response["Items"])
-    ]
-    return FollowPage(entries, _next_cursor(response))
+    return [from_attributes(item) for item in response["Items"]], _next_cursor(response)
 
 
 def following(follower_id: str, *, limit: int, cursor: str | None) -> FollowPage:

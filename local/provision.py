@@ -43,10 +43,11 @@ def provision(
     *,
     endpoint_url: str | None = None,
     livekit_keys: tuple[str, str] | None = None,
+    clients: Clients | None = None,
 ) -> Context:
     """Create every supported resource; returns the references each function's environment resolves to."""
     context = Context(parameters=intrinsics.parameters(parameter_overrides))
-    clients = Clients(endpoint_url)
+    clients = clients or Clients(endpoint_url)
     resources = template.resources()
     # Names and ARNs first, so resources that point at each other (a queue's DLQ) resolve in any order.
     for logical_id, spec in resources.items():

@@ -4,6 +4,7 @@ Handlers run with exactly the environment template.yaml gives their function (te
 so a variable missing from the template fails here, not after deploy.
 """
 
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -93,11 +94,21 @@ def frozen_clock() -> Iterator[FrozenClock]:
 def aws_backend(environment: None) -> Iterator[stack.Context]:
     """moto in-process holding every resource template.yaml declares, plus the LiveKit secret."""
     with mock_aws():
+        clients = _provisioning_clients()
         # SNS platform applications cannot come from the template (CloudFormation cannot make them).
-        applications = provision.create_platform_applications(provision.Clients())
-        context = provision.provision({**TEST_PARAMETERS, **applications}, livekit_keys=DEV_KEYS)
+        applications = provision.create_platform_applications(clients)
+        context = provision.provision(
+            {**TEST_PARAMETERS, **applications}, livekit_keys=DEV_KEYS, clients=clients
+        )
         stack.activate(context)
         yield context
+
+
+@functools.cache
+def _provisioning_clients() -> provision.Clients:
+    """Made once: moto intercepts every client made after it is imported, so each test's fresh backend is
+    reached through the same clients, and building ten clients a test was half of its setup."""
+    return provision.Clients()
 
 
 @pytest.fixture(scope="session")

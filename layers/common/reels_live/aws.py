@@ -31,9 +31,18 @@ def _client(service: str, max_attempts: int | None) -> Any:
     config = _CONFIG
     if max_attempts is not None:
         config = _CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
-    return boto3.session.Session().client(service, config=config)
+    return _session().client(service, config=config)
+
+
+@cache
+def _session() -> boto3.session.Session:
+    """One session for every client: its loader reads each service model and endpoint data once (four clients
+    from one session are built in half the time of four sessions'). Sessions are not thread-safe: callers
+    hold the lock."""
+    return boto3.session.Session()
 
 
 def reset() -> None:
-    """Forget every client (tests switch the AWS backend between cases)."""
+    """Forget every client and the session (tests switch the AWS backend between cases)."""
     _client.cache_clear()
+    _session.cache_clear()

@@ -207,23 +207,26 @@ def _arrange_recipients(user_ids: list[str]) -> None:
     from tests.support import stack
 
     now = clock.now_ms()
-    items = []
-    for user_id in user_ids:
-        profile = Profile(user_id=user_id, email=f"{user_id}@example.com", created_at=now, updated_at=now)
-        device = Device(
-            device_id="d" * 32,
-            platform=Platform.IOS,
-            endpoint_arn=f"arn:aws:sns:us-east-1:123456789012:endpoint/APNS/bench/{user_id}",
-            token_hash="h" * 64,
-            created_at=now,
-            updated_at=now,
-        )
-        items += [
-            social_store.profile_item(profile),
-            social_store.devices_item(user_id, {device.device_id: device}, version=1, now_ms=now),
-        ]
+    items = [item for user_id in user_ids for item in _recipient_items(user_id, now)]
     with stack.function_environment("DeliverNotificationsFunction"):
         batch.put_items(items)
+
+
+def _recipient_items(user_id: str, now: int) -> list[dict[str, Any]]:
+    """A recipient's profile (verified email) and devices items, one iPhone each."""
+    profile = Profile(user_id=user_id, email=f"{user_id}@example.com", created_at=now, updated_at=now)
+    device = Device(
+        device_id="d" * 32,
+        platform=Platform.IOS,
+        endpoint_arn=f"arn:aws:sns:us-east-1:123456789012:endpoint/APNS/bench/{user_id}",
+        token_hash="h" * 64,
+        created_at=now,
+        updated_at=now,
+    )
+    return [
+        social_store.profile_item(profile),
+        social_store.devices_item(user_id, {device.device_id: device}, version=1, now_ms=now),
+    ]
 
 
 def _drain(queue: str) -> list[dict[str, Any]]:
@@ -337,23 +340,10 @@ def _chunk_memory(recipients: int = 500) -> dict[str, Any]:
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         now = clock.now_ms()
         for start in range(0, len(user_ids), 12):
-            items = []
-            for user_id in user_ids[start : start + 12]:
-                profile = Profile(
-                    user_id=user_id, email=f"{user_id}@example.com", created_at=now, updated_at=now
-                )
-                device = Device(
-                    device_id="d" * 32,
-                    platform=Platform.IOS,
-                    endpoint_arn=f"arn:aws:sns:us-east-1:123456789012:endpoint/APNS/bench/{user_id}",
-                    token_hash="h" * 64,
-                    created_at=now,
-                    updated_at=now,
-                )
-                items += [
-                    social_store.profile_item(profile),
-                    social_store.devices_item(user_id, {"d" * 32: device}, version=1, now_ms=now),
-                ]
+            # 12 recipients, 24 items: BatchWriteItem takes 25.
+            items = [
+                item for user_id in user_ids[start : start + 12] for item in _recipient_items(user_id, now)
+            ]
             from reels_live.store.table import to_attributes
 
             dynamodb.batch_write_item(

@@ -2,8 +2,6 @@
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import jwt
 import pytest
@@ -19,25 +17,6 @@ pytestmark = pytest.mark.livekit
 PUBLISH_REFUSAL_TIMEOUT = 2.0  # an accepted publish takes tens of milliseconds
 
 
-def run[T](scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 60.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(scenario(), timeout)
-
-    return asyncio.run(bounded())
-
-
-def start_stream(user: str = "user-alice") -> dict:
-    response = api.request("POST", "/streams", user=user, body={"title": "Real clients"})
-    assert response.status == 201, response.body
-    return response.body
-
-
-def join(stream_id: str, user: str) -> dict:
-    response = api.request("POST", f"/streams/{stream_id}/join", user=user)
-    assert response.status == 200, response.body
-    return response.body["connection"]
-
-
 def published_tracks(livekit: LocalLiveKit, room: str, identity: str) -> int:
     found = [
         p
@@ -48,7 +27,7 @@ def published_tracks(livekit: LocalLiveKit, room: str, identity: str) -> int:
 
 
 def test_creator_publishes_video_with_the_token_from_create(livekit):
-    connection = start_stream()["connection"]
+    connection = api.create_stream()["connection"]
 
     async def scenario() -> None:
         room = await clients.connect(connection["url"], connection["token"])
@@ -61,12 +40,12 @@ def test_creator_publishes_video_with_the_token_from_create(livekit):
         finally:
             await clients.disconnect(room)
 
-    run(scenario)
+    lk.run_scenario(scenario)
 
 
 def test_viewer_token_from_join_cannot_publish(livekit):
-    stream_id = start_stream()["stream"]["streamId"]
-    connection = join(stream_id, "user-bob")
+    stream_id = api.create_stream()["stream"]["streamId"]
+    connection = api.join_stream(stream_id, "user-bob")
 
     async def scenario() -> None:
         room = await clients.connect(connection["url"], connection["token"])
@@ -78,15 +57,15 @@ def test_viewer_token_from_join_cannot_publish(livekit):
         finally:
             await clients.disconnect(room)
 
-    run(scenario)
+    lk.run_scenario(scenario)
     # The server's own view: the viewer never got a track.
     assert published_tracks(livekit, connection["room"], "user-bob") == 0
 
 
 def test_a_token_only_opens_its_own_room(livekit):
-    alice_stream = start_stream("user-alice")["stream"]["streamId"]
-    carol_room = start_stream("user-carol")["connection"]["room"]
-    connection = join(alice_stream, "user-bob")
+    alice_stream = api.create_stream(user="user-alice")["stream"]["streamId"]
+    carol_room = api.create_stream(user="user-carol")["connection"]["room"]
+    connection = api.join_stream(alice_stream, "user-bob")
 
     async def scenario() -> str:
         # The room is the token's, whatever the client wants: Bob cannot reach Carol's room with it.
@@ -96,13 +75,13 @@ def test_a_token_only_opens_its_own_room(livekit):
         finally:
             await clients.disconnect(room)
 
-    assert run(scenario) == connection["room"] != carol_room
+    assert lk.run_scenario(scenario) == connection["room"] != carol_room
     assert lk.participants(livekit.url, livekit.api_key, livekit.api_secret, carol_room) == []
 
 
 def test_an_expired_viewer_token_cannot_connect(livekit):
-    stream_id = start_stream()["stream"]["streamId"]
-    claims = lk.claims(join(stream_id, "user-bob")["token"])
+    stream_id = api.create_stream()["stream"]["streamId"]
+    claims = lk.claims(api.join_stream(stream_id, "user-bob")["token"])
     # Our token with its expiry moved into the past, signed with the same key as our API signs.
     expired = jwt.encode(
         {**claims, "nbf": int(time.time()) - 120, "exp": int(time.time()) - 60},
@@ -114,12 +93,12 @@ def test_an_expired_viewer_token_cannot_connect(livekit):
         with pytest.raises(rtc.ConnectError):
             await clients.connect(livekit.url, expired, timeout=5)
 
-    run(scenario)
+    lk.run_scenario(scenario)
 
 
 def test_ending_the_stream_disconnects_connected_viewers(livekit):
-    stream_id = start_stream()["stream"]["streamId"]
-    connection = join(stream_id, "user-bob")
+    stream_id = api.create_stream()["stream"]["streamId"]
+    connection = api.join_stream(stream_id, "user-bob")
 
     async def scenario() -> None:
         room = await clients.connect(connection["url"], connection["token"])
@@ -130,5 +109,5 @@ def test_ending_the_stream_disconnects_connected_viewers(livekit):
         await disconnected
         assert not room.isconnected()
 
-    run(scenario)
+    lk.run_scenario(scenario)
     assert lk.rooms(livekit.url, livekit.api_key, livekit.api_secret, [f"stream_{stream_id}"]) == []

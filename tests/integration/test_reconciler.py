@@ -27,16 +27,6 @@ def reconcile() -> dict:
     return response.body
 
 
-def start(body: dict | None = None, user: str = "user-alice") -> dict:
-    response = api.request("POST", "/streams", user=user, body=body or {"title": "Reconciled"})
-    assert response.status == 201, response.body
-    return response.body
-
-
-def stream_item(stream_id: str) -> dict:
-    return table.item(f"STREAM#{stream_id}", "STREAM")
-
-
 def wait_until(condition, timeout: float = 15.0, what: str = "condition") -> None:
     """Poll something the real server or the relay does on its own time (never a fixed sleep)."""
     deadline = time.monotonic() + timeout
@@ -71,7 +61,7 @@ def test_with_livekit_unreachable_nothing_is_judged(aws_backend, frozen_clock):
     report = reconcile()
 
     assert report["livekit_failures"] == 1
-    assert stream_item(stream.stream_id)["status"] == "preparing"
+    assert table.stream(stream.stream_id)["status"] == "preparing"
 
 
 def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_clock, go_live_queue):
@@ -85,7 +75,7 @@ def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_cl
     wh.deliver(
         wh.event("participant_joined", at_ms=frozen_clock.now_ms, stream=stream, participant=broadcaster)
     )
-    assert stream_item(stream.stream_id)["goLivePending"] is True
+    assert table.stream(stream.stream_id)["goLivePending"] is True
     sqs.create_queue(
         QueueName=stack.current().attributes["GoLiveQueue"]["QueueName"],
         Attributes={"DelaySeconds": "0", "RedrivePolicy": attributes["RedrivePolicy"]},
@@ -95,7 +85,7 @@ def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_cl
 
     assert report["announced"] == 1
     assert go_live_queue() == [stream.stream_id]
-    assert "goLivePending" not in stream_item(stream.stream_id)
+    assert "goLivePending" not in table.stream(stream.stream_id)
 
 
 def test_the_reconciler_finds_streams_by_key_never_by_scan(aws_backend, frozen_clock, monkeypatch):
@@ -121,14 +111,14 @@ def test_the_reconciler_finds_streams_by_key_never_by_scan(aws_backend, frozen_c
 
 @pytest.mark.livekit
 def test_a_stream_whose_room_is_gone_is_ended_and_the_lock_released(livekit, real_time):
-    created = start()
+    created = api.create_stream()
     stream_id = created["stream"]["streamId"]
     room = created["connection"]["room"]
     lk.delete_room(livekit.url, livekit.api_key, livekit.api_secret, room)
 
     report = reconcile()
 
-    item = stream_item(stream_id)
+    item = table.stream(stream_id)
     assert report["ended"] == 1
     assert (item["status"], item["endReason"]) == ("ended", "room_gone")
     assert "GSI2PK" not in item
@@ -137,23 +127,23 @@ def test_a_stream_whose_room_is_gone_is_ended_and_the_lock_released(livekit, rea
 
 @pytest.mark.livekit
 def test_a_preparing_stream_whose_broadcaster_never_came_is_ended_after_the_grace(livekit, real_time):
-    late = start()
+    late = api.create_stream()
     real_time.advance(seconds=int(stack.current().parameters["PreparingGraceSeconds"]) - 60)
-    fresh = start(user="user-bob")
+    fresh = api.create_stream(user="user-bob")
     real_time.advance(seconds=61)
 
     report = reconcile()
 
     assert (report["ended"], report["rooms_deleted"]) == (1, 1)
-    item = stream_item(late["stream"]["streamId"])
+    item = table.stream(late["stream"]["streamId"])
     assert (item["status"], item["endReason"], item["durationMs"]) == ("ended", "broadcaster_never_came", 0)
     assert lk.rooms(livekit.url, livekit.api_key, livekit.api_secret, [late["connection"]["room"]]) == []
-    assert stream_item(fresh["stream"]["streamId"])["status"] == "preparing"
+    assert table.stream(fresh["stream"]["streamId"])["status"] == "preparing"
 
 
 @pytest.mark.livekit
 def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, real_time, go_live_queue):
-    created = start()
+    created = api.create_stream()
     stream_id = created["stream"]["streamId"]
     viewer = api.request("POST", f"/streams/{stream_id}/join", user="user-bob").body["connection"]
 
@@ -180,7 +170,7 @@ def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, re
     connected, disconnected = asyncio.run(asyncio.wait_for(scenario(), 60))
 
     assert connected["went_live"] == 1
-    item = stream_item(stream_id)
+    item = table.stream(stream_id)
     assert item["status"] == "live"
     assert go_live_queue() == [stream_id]
     assert (item["viewerCount"], item["maxViewers"], item["uniqueViewers"], item["openSessions"]) == (
@@ -197,7 +187,7 @@ def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, re
 
 @pytest.mark.livekit
 def test_a_lost_egress_ended_is_settled_from_list_egress_and_still_makes_the_reel(livekit, real_time):
-    created = start({"title": "Recorded", "record": True})
+    created = api.create_stream({"title": "Recorded", "record": True})
     stream_id, room = created["stream"]["streamId"], created["connection"]["room"]
     # Recording, not just starting: an egress stopped while starting is aborted and records nothing.
     wait_until(
@@ -209,11 +199,11 @@ def test_a_lost_egress_ended_is_settled_from_list_egress_and_still_makes_the_ree
         lambda: [e.status for e in livekit.relay.egress_list(room)] == [EgressStatus.EGRESS_COMPLETE],
         what="the simulated egress to complete",
     )
-    assert stream_item(stream_id)["recordingStatus"] == "pending"  # egress_ended never reached us
+    assert table.stream(stream_id)["recordingStatus"] == "pending"  # egress_ended never reached us
 
     report = reconcile()
 
-    item = stream_item(stream_id)
+    item = table.stream(stream_id)
     assert report["recordings_settled"] == 1
     assert item["recordingStatus"] == "complete"
     assert item["recordingUrl"].startswith(
@@ -230,7 +220,7 @@ def test_a_lost_egress_ended_is_settled_from_list_egress_and_still_makes_the_ree
 
 @pytest.mark.livekit
 def test_a_run_short_of_time_leaves_streams_for_the_next_run(livekit, real_time):
-    created = start()
+    created = api.create_stream()
     stream_id = created["stream"]["streamId"]
     lk.delete_room(livekit.url, livekit.api_key, livekit.api_secret, created["connection"]["room"])
     sample = api.sample_event("reconcile_streams.json")
@@ -238,5 +228,5 @@ def test_a_run_short_of_time_leaves_streams_for_the_next_run(livekit, real_time)
     short = api.invoke("ReconcileStreamsFunction", sample, remaining_ms=5_000).body
 
     assert (short["checked"], short["deferred"], short["ended"]) == (1, 1, 0)
-    assert stream_item(stream_id)["status"] == "preparing"
+    assert table.stream(stream_id)["status"] == "preparing"
     assert api.invoke("ReconcileStreamsFunction", sample).body["ended"] == 1

@@ -17,6 +17,7 @@ from local.livekit import clients
 from local.livekit.relay import LocalLiveKit
 from tests.support import api, queues
 from tests.support import aws as table
+from tests.support import livekit as lk
 from tests.support import webhooks as wh
 
 pytestmark = pytest.mark.livekit
@@ -36,40 +37,20 @@ def sink(livekit: LocalLiveKit, frozen_clock) -> Iterator[wh.HandlerSink]:
     handler_sink.close()
 
 
-def run[T](scenario, timeout: float = 90.0) -> T:
-    return asyncio.run(asyncio.wait_for(scenario(), timeout))
-
-
-def start(body: dict | None = None) -> dict:
-    response = api.request("POST", "/streams", user="user-alice", body=body or {"title": "Really live"})
-    assert response.status == 201, response.body
-    return response.body
-
-
-def join(stream_id: str, user: str) -> dict:
-    response = api.request("POST", f"/streams/{stream_id}/join", user=user)
-    assert response.status == 200, response.body
-    return response.body["connection"]
-
-
-def stream_item(stream_id: str) -> dict:
-    return table.item(f"STREAM#{stream_id}", "STREAM")
-
-
 def until(
     sink: wh.HandlerSink, stream_id: str, what: str, timeout: float = 20.0, **expected
 ) -> Awaitable[None]:
     """Wait (in a thread, so the clients' loop keeps running) until the stream item has these values."""
 
     def holds() -> bool:
-        item = stream_item(stream_id)
+        item = table.stream(stream_id)
         return all(item.get(name) == value for name, value in expected.items())
 
     return asyncio.to_thread(sink.wait_for, holds, timeout, what)
 
 
 def test_a_broadcasters_publish_makes_the_stream_live_through_livekits_own_webhooks(livekit, sink):
-    created = start()
+    created = api.create_stream()
     stream_id = created["stream"]["streamId"]
 
     async def scenario() -> None:
@@ -80,8 +61,8 @@ def test_a_broadcasters_publish_makes_the_stream_live_through_livekits_own_webho
         finally:
             await clients.disconnect(broadcaster)
 
-    run(scenario)
-    item = stream_item(stream_id)
+    lk.run_scenario(scenario, timeout=90)
+    item = table.stream(stream_id)
     assert item["startedAt"] <= time.time_ns() // 1_000_000
     assert item["viewerCount"] == 0
     # The table changes inside the handler; its answer is recorded a moment later.
@@ -93,9 +74,9 @@ def test_a_broadcasters_publish_makes_the_stream_live_through_livekits_own_webho
 def test_viewers_who_join_through_the_api_and_connect_are_counted_and_a_reconnect_stays_one_viewer(
     livekit, sink
 ):
-    created = start()
+    created = api.create_stream()
     stream_id = created["stream"]["streamId"]
-    bob, carol = join(stream_id, "user-bob"), join(stream_id, "user-carol")
+    bob, carol = api.join_stream(stream_id, "user-bob"), api.join_stream(stream_id, "user-carol")
 
     async def scenario() -> None:
         broadcaster = await clients.connect(created["connection"]["url"], created["connection"]["token"])
@@ -117,22 +98,22 @@ def test_viewers_who_join_through_the_api_and_connect_are_counted_and_a_reconnec
                 20,
                 "bob's first session to close",
             )
-            assert stream_item(stream_id)["viewerCount"] == 2
+            assert table.stream(stream_id)["viewerCount"] == 2
             await clients.disconnect(rooms[2])  # carol leaves cleanly
             await until(sink, stream_id, "carol's leave", viewerCount=1)
         finally:
             for room in rooms:
                 await clients.disconnect(room)
 
-    run(scenario)
-    item = stream_item(stream_id)
+    lk.run_scenario(scenario, timeout=90)
+    item = table.stream(stream_id)
     assert (item["maxViewers"], item["uniqueViewers"]) == (2, 2)
 
 
 def test_a_viewer_whose_connection_drops_abruptly_leaves_the_count_once_livekit_notices(livekit, sink):
-    created = start()
+    created = api.create_stream()
     stream_id = created["stream"]["streamId"]
-    viewer = join(stream_id, "user-bob")
+    viewer = api.join_stream(stream_id, "user-bob")
 
     async def scenario() -> None:
         broadcaster = await clients.connect(created["connection"]["url"], created["connection"]["token"])
@@ -145,16 +126,16 @@ def test_a_viewer_whose_connection_drops_abruptly_leaves_the_count_once_livekit_
         finally:
             await clients.disconnect(broadcaster)
 
-    run(scenario)
+    lk.run_scenario(scenario, timeout=90)
     bob = table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")
     assert (bob["sessionCount"], bob["connectedSids"]) == (1, [])
     assert bob["durationMs"] > 0
 
 
 def test_ending_brings_room_finished_which_changes_nothing_twice(livekit, sink):
-    created = start()
+    created = api.create_stream()
     stream_id, room = created["stream"]["streamId"], created["connection"]["room"]
-    viewer = join(stream_id, "user-bob")
+    viewer = api.join_stream(stream_id, "user-bob")
     livekit.relay.duplicate(event="room_finished", room=room)
 
     async def scenario() -> None:
@@ -169,9 +150,9 @@ def test_ending_brings_room_finished_which_changes_nothing_twice(livekit, sink):
         for room_ in (watcher, broadcaster):
             await clients.disconnect(room_)
 
-    run(scenario)
+    lk.run_scenario(scenario, timeout=90)
     assert sink.handled("room_finished") == ["room_finished", "duplicate"]
-    item = stream_item(stream_id)
+    item = table.stream(stream_id)
     assert item["status"] == "ended"
     assert (item["viewerCount"], item["openSessions"]) == (0, 0)
     assert item["roomFinishedAt"] >= item["endedAt"]
@@ -180,9 +161,9 @@ def test_ending_brings_room_finished_which_changes_nothing_twice(livekit, sink):
 
 
 def test_duplicates_drops_and_reorders_at_the_relay_leave_the_counts_true(livekit, sink):
-    created = start()
+    created = api.create_stream()
     stream_id, room = created["stream"]["streamId"], created["connection"]["room"]
-    bob, carol = join(stream_id, "user-bob"), join(stream_id, "user-carol")
+    bob, carol = api.join_stream(stream_id, "user-bob"), api.join_stream(stream_id, "user-carol")
     relay = livekit.relay
     relay.duplicate(event="participant_joined", room=room, times=None)
     relay.reorder(event="participant_left", room=room, times=1)  # held back until the room's next event
@@ -207,14 +188,14 @@ def test_duplicates_drops_and_reorders_at_the_relay_leave_the_counts_true(liveki
             for room_ in [*watching, broadcaster]:
                 await clients.disconnect(room_)
 
-    run(scenario)
+    lk.run_scenario(scenario, timeout=90)
     assert "duplicate" in sink.handled("participant_joined")
-    item = stream_item(stream_id)
+    item = table.stream(stream_id)
     assert (item["viewerCount"], item["maxViewers"], item["uniqueViewers"]) == (0, 2, 2)
 
 
 def test_a_recorded_stream_ended_with_save_as_reel_becomes_a_reel_through_egress_webhooks(livekit, sink):
-    created = start({"title": "Kickflips", "record": True, "tags": ["skate"]})
+    created = api.create_stream({"title": "Kickflips", "record": True, "tags": ["skate"]})
     stream_id, room = created["stream"]["streamId"], created["connection"]["room"]
     livekit.relay.duplicate(event="egress_ended", room=room)
     livekit.relay.reorder(event="egress_updated", room=room, times=1)
@@ -235,9 +216,9 @@ def test_a_recorded_stream_ended_with_save_as_reel_becomes_a_reel_through_egress
         finally:
             await clients.disconnect(broadcaster)
 
-    run(scenario)
+    lk.run_scenario(scenario, timeout=90)
     assert sink.handled("egress_ended") == ["recording_complete", "duplicate"]
-    item = stream_item(stream_id)
+    item = table.stream(stream_id)
     reels = table.items("REEL#")
     assert [reel["reelId"] for reel in reels] == [stream_id]
     assert (reels[0]["videoUrl"], reels[0]["title"], reels[0]["tags"]) == (

@@ -157,5 +157,19 @@ def request(method: str, path: str, **kwargs: Any) -> ApiResponse:
     return invoke(function, event)
 
 
+def create_stream(body: dict[str, Any] | None = None, *, user: str = "user-alice") -> dict[str, Any]:
+    """POST /streams as `user`, which must answer 201: its body, `{stream, connection}`."""
+    response = request("POST", "/streams", user=user, body=body or {"title": "Skate"})
+    assert response.status == 201, response.body
+    return response.body
+
+
+def join_stream(stream_id: str, user: str) -> dict[str, Any]:
+    """POST /streams/{id}/join as `user`, which must answer 200: the LiveKit connection it hands out."""
+    response = request("POST", f"/streams/{stream_id}/join", user=user)
+    assert response.status == 200, response.body
+    return response.body["connection"]
+
+
 def events_dir() -> Path:
     return EVENTS

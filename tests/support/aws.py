@@ -33,3 +33,7 @@ def item(pk: str, sk: str) -> dict[str, Any] | None:
     key = table.to_attributes({"PK": pk, "SK": sk})
     found = client.get_item(TableName=table_name(), Key=key, ConsistentRead=True).get("Item")
     return table.from_attributes(found) if found else None
+
+
+def stream(stream_id: str) -> dict[str, Any] | None:
+    return item(f"STREAM#{stream_id}", "STREAM")

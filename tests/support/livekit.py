@@ -1,10 +1,20 @@
 """Sync helpers over livekit-api for assertions: what the real server holds, what a token grants."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
 from livekit import api
+
+
+def run_scenario[T](scenario: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
+    """One async scenario on a fresh loop, bounded: LiveKitAPI and rtc Rooms belong to the loop that made them."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(scenario(), timeout)
+
+    return asyncio.run(bounded())
 
 
 def _call(url: str, key: str, secret: str, operation: Any) -> Any:

@@ -9,7 +9,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from local.livekit import clients
 from local.livekit.relay import EGRESS_PLACEHOLDER, LocalLiveKit, Relay
 from local.livekit.server import CONFIG_PATH, listening_sockets, load_config
 from tests.integration.livekit.conftest import RECORDINGS_BUCKET, WebhookSink
+from tests.support.livekit import run_scenario
 
 pytestmark = pytest.mark.livekit
 
@@ -36,15 +36,6 @@ def token(
         .with_grants(api.VideoGrants(room_join=True, room=room, **grants))
         .to_jwt()
     )
-
-
-def run[T](scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 60.0) -> T:
-    """One async scenario on a fresh loop: LiveKitAPI and rtc Rooms belong to the loop that made them."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(scenario(), timeout)
-
-    return asyncio.run(bounded())
 
 
 def lk_api(url: str, stack: LocalLiveKit) -> api.LiveKitAPI:
@@ -81,7 +72,7 @@ def test_server_runs_the_repo_config_on_loopback_only(stack, room_name):
         finally:
             await clients.disconnect(room)
 
-    sockets = run(sockets_during_a_session)
+    sockets = run_scenario(sockets_during_a_session)
 
     assert server.config["bind_addresses"] == repo_config["bind_addresses"] == ["127.0.0.1"]
     assert server.config["rtc"]["tcp_port"] == 0
@@ -112,7 +103,7 @@ def test_publisher_sends_real_video_that_a_viewer_receives(stack, room_name):
             await clients.disconnect(viewer)
             await clients.disconnect(broadcaster)
 
-    frame, participants = run(scenario)
+    frame, participants = run_scenario(scenario)
 
     assert (frame.width, frame.height) == (64, 64)
     tracks = {p.identity: [t.type for t in p.tracks] for p in participants}
@@ -134,7 +125,7 @@ def test_server_refuses_a_publish_without_the_publish_grant(stack, room_name):
         finally:
             await clients.disconnect(viewer)
 
-    refused, info = run(scenario)
+    refused, info = run_scenario(scenario)
 
     assert "can_publish=False" in str(refused)
     assert info.permission.can_publish is False
@@ -154,7 +145,7 @@ def test_a_token_for_another_room_lands_in_that_room_only(stack, room_name):
                 await clients.disconnect(intruder)
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room_name))
 
-    joined, participants = run(scenario)
+    joined, participants = run_scenario(scenario)
 
     assert joined == f"{room_name}-other"
     assert participants == []
@@ -165,7 +156,7 @@ def test_an_expired_token_cannot_connect(stack, room_name):
 
     # Through the relay: the server's 401 on the signalling upgrade must reach the client as such.
     with pytest.raises(rtc.ConnectError, match="token is expired"):
-        run(lambda: clients.connect(stack.url, expired))
+        run_scenario(lambda: clients.connect(stack.url, expired))
 
 
 # ---------------------------------------------------------------- the relay passes the real server through
@@ -180,7 +171,7 @@ def test_relay_passes_room_service_calls_through(stack, room_name, webhook_sink:
             after = await lk.room.list_rooms(api.ListRoomsRequest(names=[room_name]))
         return created, [r.sid for r in listed.rooms], [r.name for r in after.rooms]
 
-    created, listed_sids, after_delete = run(scenario)
+    created, listed_sids, after_delete = run_scenario(scenario)
 
     assert (created.name, created.metadata) == (room_name, '{"streamId": "s1"}')
     assert listed_sids == [created.sid]
@@ -205,7 +196,7 @@ def test_client_signalling_goes_through_the_relay(stack, room_name):
         finally:
             await clients.disconnect(room)
 
-    published, server_tracks = run(scenario)
+    published, server_tracks = run_scenario(scenario)
 
     assert server_tracks == [published]
 
@@ -223,7 +214,7 @@ def test_delete_room_disconnects_the_client_and_room_finished_reaches_the_target
             await clients.disconnect(room)
             return reason
 
-    reason = run(scenario)
+    reason = run_scenario(scenario)
 
     assert reason == rtc.DisconnectReason.ROOM_DELETED
     webhook_sink.wait_for("room_finished", room_name)
@@ -248,7 +239,7 @@ def test_severed_signalling_is_a_blip_the_client_recovers_from(stack, room_name)
         finally:
             await clients.disconnect(room)
 
-    severed, publishers = run(scenario)
+    severed, publishers = run_scenario(scenario)
 
     # The SDK resumes, or rejoins (then the server sends participant_left and participant_joined).
     assert severed == 1
@@ -265,7 +256,7 @@ def test_abruptly_dropped_client_leaves_after_the_servers_ice_timeout(stack, roo
             (left,) = await webhook_sink.await_event("participant_left", room_name, timeout=40)
             return left.at - dropped_at
 
-    seconds_to_notice = run(scenario)
+    seconds_to_notice = run_scenario(scenario)
 
     # No leave was sent: only ICE timing out (10 s + 5 s in the server) ends the participant.
     assert seconds_to_notice > 10
@@ -293,7 +284,7 @@ def test_auto_egress_records_the_room_to_s3_with_signed_webhooks(stack, room_nam
             await clients.disconnect(room)
             return created, len(listed.items)
 
-    created, egress_count = run(scenario)
+    created, egress_count = run_scenario(scenario)
 
     assert egress_count == 1
 
@@ -338,7 +329,7 @@ def test_egress_api_start_stop_list_and_an_injected_failure(stack, room_name, re
             await lk.room.delete_room(api.DeleteRoomRequest(room=room_name))
             return started, stopped, [Status.Name(i.status) for i in listed.items]
 
-    started, stopped, listed = run(scenario)
+    started, stopped, listed = run_scenario(scenario)
 
     assert (started.status, stopped.status) == (Status.EGRESS_STARTING, Status.EGRESS_ENDING)
     assert listed == ["EGRESS_FAILED"]
@@ -395,7 +386,7 @@ def create_and_delete(stack: LocalLiveKit, room_name: str) -> None:
             await lk.room.create_room(room_request(room_name))
             await lk.room.delete_room(api.DeleteRoomRequest(room=room_name))
 
-    run(scenario)
+    run_scenario(scenario)
 
 
 def test_dropped_webhook_never_reaches_the_target(stack, room_name, webhook_sink):

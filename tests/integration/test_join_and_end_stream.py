@@ -20,9 +20,7 @@ pytestmark = pytest.mark.usefixtures("livekit")
 
 
 def start(body: dict | None = None, user: str = "user-alice") -> str:
-    response = api.request("POST", "/streams", user=user, body=body or {"title": "Skate"})
-    assert response.status == 201, response.body
-    return response.body["stream"]["streamId"]
+    return api.create_stream(body, user=user)["stream"]["streamId"]
 
 
 def go_live(stream_id: str, started_at: int) -> None:

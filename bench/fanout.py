@@ -34,10 +34,10 @@ import botocore.client
 from botocore.validate import validate_parameters
 
 from local import intrinsics, provision, template
-from reels_live import aws, clock, config
-from reels_live.models import Device, Platform, Profile, StreamStatus
-from reels_live.store import batch
-from reels_live.store import social as social_store
+from reels_live.core import aws, clock, config
+from reels_live.entities.lifecycle import StreamStatus
+from reels_live.entities.people import Device, Platform, Profile
+from reels_live.store import batch, devices, follows, profiles
 
 SIZES = (10_000, 100_000)
 SAMPLED_CHUNKS = 2  # chunks delivered (of 20 or 200) unless FANOUT_FULL=1; each is the same work
@@ -196,8 +196,8 @@ def _arrange_creator_and_followers(user_ids: list[str]) -> None:
     with stack.function_environment("FollowsFunction"):
         creator = Profile(user_id=CREATOR, display_name="Creator", created_at=now, updated_at=now)
         batch.put_items(
-            [social_store.profile_item(creator)]
-            + [social_store.follow_item(user_id, CREATOR, now_ms=now) for user_id in user_ids]
+            [profiles.profile_item(creator)]
+            + [follows.follow_item(user_id, CREATOR, now_ms=now) for user_id in user_ids]
         )
         put_stream(CREATOR, stream_id=STREAM_ID, status=StreamStatus.LIVE, now_ms=now)
 
@@ -224,8 +224,8 @@ def _recipient_items(user_id: str, now: int) -> list[dict[str, Any]]:
         updated_at=now,
     )
     return [
-        social_store.profile_item(profile),
-        social_store.devices_item(user_id, {device.device_id: device}, version=1, now_ms=now),
+        profiles.profile_item(profile),
+        devices.devices_item(user_id, {device.device_id: device}, version=1, now_ms=now),
     ]
 
 

@@ -17,7 +17,7 @@ from bench.counting import Calls, counting
 from local import provision
 from local.livekit.relay import local_livekit
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
-from reels_live import livekit as livekit_client
+from reels_live.integrations import rooms as livekit_client
 from reels_live.store import keys
 from tests.support import api, stack
 

@@ -24,8 +24,9 @@ from bench.counting import Calls, counting
 from local import intrinsics, provision
 from local.livekit.relay import LocalLiveKit, local_livekit
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
-from reels_live import clock, ids
-from reels_live import livekit as livekit_client
+from reels_live.core import clock, ids
+from reels_live.entities.streams import room_name
+from reels_live.integrations import rooms as livekit_client
 from reels_live.store import keys
 from reels_live.store import live as live_store
 from tests.support import api, stack
@@ -171,7 +172,7 @@ def _measure_reconciler(local: LocalLiveKit) -> list[tuple[str, Calls, float, di
     """One run over N live streams whose rooms exist (empty) and whose table agrees with LiveKit: a full
     pass with time to spare, then the largest again with the function's real Timeout counting down."""
     stream_ids = [ids.new_id() for _ in range(max(SCALES))]
-    _create_rooms(local, [livekit_client.room_name(stream_id) for stream_id in stream_ids])
+    _create_rooms(local, [room_name(stream_id) for stream_id in stream_ids])
     timeout_s = int(intrinsics.function_setting("ReconcileStreamsFunction", "Timeout", 3))
     runs: list[tuple[str, int, int | None]] = [(f"{count:,}", count, None) for count in SCALES]
     runs.append((f"{max(SCALES):,} in {timeout_s} s", max(SCALES), timeout_s))
@@ -273,7 +274,7 @@ def _put_live_streams(stream_ids: list[str]) -> None:
                 "streamId": stream_id,
                 "authorId": f"user-{stream_id[-8:]}",
                 "title": "Bench",
-                "roomName": livekit_client.room_name(stream_id),
+                "roomName": room_name(stream_id),
                 "status": "live",
                 "createdAt": now,
                 "startedAt": now,

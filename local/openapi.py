@@ -1,7 +1,7 @@
 """The API's one OpenAPI 3.1 document: each function's Powertools resolver merged with Powertools' OpenAPI
 merge, plus what API Gateway itself answers (template.yaml says which routes need a bearer token).
 
-Functions document their own answers (`reels_live.http.documented`). The gateway's answers are added here,
+Functions document their own answers (`reels_live.api.resolver.documented`). The gateway's answers are added here,
 from the template: a route behind the JWT authorizer gets the bearer security requirement and API Gateway's
 401 `{"message": "Unauthorized"}` (the function never sees an unauthenticated request); every route can get
 API Gateway's 500 (function error or timeout) and 503 (integration timeout).

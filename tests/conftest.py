@@ -18,8 +18,8 @@ from moto import mock_aws
 from local import provision
 from local.livekit.relay import LocalLiveKit, local_livekit
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
-from reels_live import aws, clock, config
-from reels_live import livekit as livekit_client
+from reels_live.core import aws, clock, config
+from reels_live.integrations import rooms as livekit_client
 from tests.support import livekit as lk
 from tests.support import stack
 

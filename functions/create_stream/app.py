@@ -6,11 +6,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import streams
-from reels_live.http import caller_id, documented, http_api
-from reels_live.idempotency import once_per_key
-from reels_live.models import CreateStreamRequest, StreamWithConnection
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import caller_id
+from reels_live.api.idempotency import once_per_key
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.streams import lifecycle
+from reels_live.streams.schemas import CreateStreamRequest, StreamWithConnection
 
 app = http_api()
 
@@ -46,7 +47,7 @@ def create_stream(
         caller=author,
         key=idempotency_key,
         request=request,
-        run=lambda: streams.start_stream(author, request),
+        run=lambda: lifecycle.start_stream(author, request),
         lambda_context=app.lambda_context,
     )
 

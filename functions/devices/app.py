@@ -7,10 +7,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import social
-from reels_live.http import caller_id, documented, http_api
-from reels_live.models import DeviceView, RegisterDeviceRequest
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import caller_id
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.social import devices
+from reels_live.social.schemas import DeviceView, RegisterDeviceRequest
 
 app = http_api()
 
@@ -32,7 +33,7 @@ DeviceIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Devic
 )
 @tracer.capture_method
 def register(request: RegisterDeviceRequest) -> Response[DeviceView]:
-    registration = social.register_device(caller_id(app), request)
+    registration = devices.register_device(caller_id(app), request)
     return Response(
         status_code=201 if registration.created else 200,
         content_type=content_types.APPLICATION_JSON,
@@ -57,7 +58,7 @@ def register(request: RegisterDeviceRequest) -> Response[DeviceView]:
 )
 @tracer.capture_method
 def remove(deviceId: DeviceIdPath) -> Response[None]:
-    social.remove_device(caller_id(app), deviceId)
+    devices.remove_device(caller_id(app), deviceId)
     return Response(status_code=204)
 
 

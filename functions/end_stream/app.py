@@ -3,10 +3,12 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import streams
-from reels_live.http import StreamIdPath, caller_id, documented, http_api
-from reels_live.models import EndStreamRequest, StreamView
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import caller_id
+from reels_live.api.params import StreamIdPath
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.streams import lifecycle
+from reels_live.streams.schemas import EndStreamRequest, StreamView
 
 app = http_api()
 
@@ -21,7 +23,7 @@ app = http_api()
 @tracer.capture_method
 def end_stream(streamId: StreamIdPath, request: EndStreamRequest | None = None) -> StreamView:
     save_as_reel = request.save_as_reel if request else False
-    return streams.end_stream(streamId, caller_id(app), save_as_reel=save_as_reel)
+    return lifecycle.end_stream(streamId, caller_id(app), save_as_reel=save_as_reel)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -9,10 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import social
-from reels_live.http import UserIdPath, caller_id, documented, http_api
-from reels_live.models import FollowState, UserPage
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import caller_id
+from reels_live.api.params import UserIdPath
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.social import follows
+from reels_live.social.schemas import FollowState, UserPage
 
 app = http_api()
 
@@ -31,7 +33,7 @@ Cursor = Annotated[
 )
 @tracer.capture_method
 def follow(userId: UserIdPath) -> FollowState:
-    return social.follow(caller_id(app), userId)
+    return follows.follow(caller_id(app), userId)
 
 
 @app.delete(
@@ -43,7 +45,7 @@ def follow(userId: UserIdPath) -> FollowState:
 )
 @tracer.capture_method
 def unfollow(userId: UserIdPath) -> FollowState:
-    return social.unfollow(caller_id(app), userId)
+    return follows.unfollow(caller_id(app), userId)
 
 
 @app.get(
@@ -55,7 +57,7 @@ def unfollow(userId: UserIdPath) -> FollowState:
 )
 @tracer.capture_method
 def followers(userId: UserIdPath, limit: Limit = 50, cursor: Cursor = None) -> UserPage:
-    return social.followers(userId, limit=limit, cursor=cursor)
+    return follows.followers(userId, limit=limit, cursor=cursor)
 
 
 @app.get(
@@ -67,7 +69,7 @@ def followers(userId: UserIdPath, limit: Limit = 50, cursor: Cursor = None) -> U
 )
 @tracer.capture_method
 def following(userId: UserIdPath, limit: Limit = 50, cursor: Cursor = None) -> UserPage:
-    return social.following(userId, limit=limit, cursor=cursor)
+    return follows.following(userId, limit=limit, cursor=cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -3,10 +3,11 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import streams
-from reels_live.http import StreamIdPath, documented, http_api
-from reels_live.models import StreamView
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.params import StreamIdPath
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.streams import lifecycle
+from reels_live.streams.schemas import StreamView
 
 app = http_api()
 
@@ -20,7 +21,7 @@ app = http_api()
 )
 @tracer.capture_method
 def get_stream(streamId: StreamIdPath) -> StreamView:
-    return streams.get_stream(streamId)
+    return lifecycle.get_stream(streamId)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

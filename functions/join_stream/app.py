@@ -3,10 +3,12 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import streams
-from reels_live.http import StreamIdPath, caller_id, documented, http_api
-from reels_live.models import StreamWithConnection
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import caller_id
+from reels_live.api.params import StreamIdPath
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.streams import lifecycle
+from reels_live.streams.schemas import StreamWithConnection
 
 app = http_api()
 
@@ -20,7 +22,7 @@ app = http_api()
 )
 @tracer.capture_method
 def join_stream(streamId: StreamIdPath) -> StreamWithConnection:
-    return streams.join_stream(streamId, caller_id(app))
+    return lifecycle.join_stream(streamId, caller_id(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

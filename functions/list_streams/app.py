@@ -6,10 +6,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import listings
-from reels_live.http import documented, http_api
-from reels_live.models import StreamPage
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.streams import listings
+from reels_live.streams.schemas import StreamPage
 
 app = http_api()
 

@@ -8,10 +8,11 @@ duplicate, or a room this app does not own), 503 when a retry by LiveKit will do
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import webhooks
-from reels_live.http import documented, http_api, raw_body
-from reels_live.models import WebhookReceipt
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import raw_body
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.live import webhooks
+from reels_live.live.schemas import WebhookReceipt
 
 app = http_api()
 

@@ -10,16 +10,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import social
-from reels_live.http import caller_id, caller_sign_in, documented, http_api
-from reels_live.models import (
-    Notification,
-    NotificationPage,
-    NotificationPreferences,
-    ProfileView,
-    UpdateProfileRequest,
-)
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.caller import caller_id, caller_sign_in
+from reels_live.api.resolver import documented, http_api
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.entities.notifications import Notification
+from reels_live.entities.preferences import NotificationPreferences
+from reels_live.notifications import inbox, preferences
+from reels_live.notifications.schemas import NotificationPage
+from reels_live.social import profiles
+from reels_live.social.schemas import ProfileView, UpdateProfileRequest
 
 app = http_api()
 
@@ -39,7 +38,7 @@ NotificationIdPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,64}$", descr
 )
 @tracer.capture_method
 def get_me() -> ProfileView:
-    return social.my_profile(caller_id(app), caller_sign_in(app))
+    return profiles.my_profile(caller_id(app), caller_sign_in(app))
 
 
 @app.put(
@@ -51,7 +50,7 @@ def get_me() -> ProfileView:
 )
 @tracer.capture_method
 def put_me(request: UpdateProfileRequest) -> ProfileView:
-    return social.update_my_profile(caller_id(app), caller_sign_in(app), request)
+    return profiles.update_my_profile(caller_id(app), caller_sign_in(app), request)
 
 
 @app.get(
@@ -65,7 +64,7 @@ def put_me(request: UpdateProfileRequest) -> ProfileView:
 )
 @tracer.capture_method
 def get_preferences() -> NotificationPreferences:
-    return social.preferences(caller_id(app))
+    return preferences.preferences(caller_id(app))
 
 
 @app.put(
@@ -77,7 +76,7 @@ def get_preferences() -> NotificationPreferences:
 )
 @tracer.capture_method
 def put_preferences(request: NotificationPreferences) -> NotificationPreferences:
-    return social.set_preferences(caller_id(app), request)
+    return preferences.set_preferences(caller_id(app), request)
 
 
 @app.get(
@@ -89,7 +88,7 @@ def put_preferences(request: NotificationPreferences) -> NotificationPreferences
 )
 @tracer.capture_method
 def list_notifications(limit: Limit = 20, cursor: Cursor = None) -> NotificationPage:
-    return social.notifications(caller_id(app), limit=limit, cursor=cursor)
+    return inbox.notifications(caller_id(app), limit=limit, cursor=cursor)
 
 
 @app.post(
@@ -101,7 +100,7 @@ def list_notifications(limit: Limit = 20, cursor: Cursor = None) -> Notification
 )
 @tracer.capture_method
 def mark_read(notificationId: NotificationIdPath) -> Notification:
-    return social.mark_read(caller_id(app), notificationId)
+    return inbox.mark_read(caller_id(app), notificationId)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

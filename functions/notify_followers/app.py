@@ -8,9 +8,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import clock, notifications
-from reels_live.models import GoLiveMessage
-from reels_live.observability import logger, metrics, tracer
+from reels_live.core import clock
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.notifications import fanout
+from reels_live.notifications.messages import GoLiveMessage
 
 # The body is parsed with our own model (a bad one fails just its record); the parser utility's event
 # models would add ~0.2 s to every cold start.
@@ -22,7 +23,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     message = GoLiveMessage.model_validate_json(record.body)
     logger.append_keys(stream_id=message.stream_id)
     deadline = clock.now_ms() + lambda_context.get_remaining_time_in_millis()
-    notifications.announce_go_live(message, deadline_ms=deadline)
+    fanout.announce_go_live(message, deadline_ms=deadline)
 
 
 @logger.inject_lambda_context

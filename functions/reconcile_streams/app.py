@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import reconciler
-from reels_live.observability import logger, metrics, tracer
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.live import reconciler
 
 
 @logger.inject_lambda_context

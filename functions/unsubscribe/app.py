@@ -10,11 +10,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reels_live import unsubscribe
-from reels_live.errors import DomainError
-from reels_live.http import documented, http_api
-from reels_live.models import ErrorEnvelope
-from reels_live.observability import logger, metrics, tracer
+from reels_live.api.resolver import documented, http_api
+from reels_live.api.schemas import ErrorEnvelope
+from reels_live.core.errors import DomainError
+from reels_live.core.observability import logger, metrics, tracer
+from reels_live.notifications import unsubscribe
 
 app = http_api()
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from reels_live.models import StreamStatus
+from reels_live.entities.lifecycle import StreamStatus
 from tests.support import aws as table
 from tests.support import queues, stack
 from tests.support.social import STREAM_ID, followers_of, put_stream, sign_up
@@ -187,7 +187,7 @@ def test_a_crashed_fan_out_is_resumed_by_the_retry_after_its_lease(frozen_clock,
     stack.set_parameter("NotificationChunkSize", 2)
     stack.set_parameter("SesMaxSendRate", 1000)
     followers = creator_with_followers(45, frozen_clock)
-    from reels_live import queues as queue_module
+    from reels_live.integrations import sqs as queue_module
 
     real_send = queue_module.send_batch
     calls = {"n": 0}

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto.sns.models import sns_backends
 
-from reels_live import email as email_module
-from reels_live import push as push_module
+from reels_live.integrations import ses as email_module
+from reels_live.integrations import sns as push_module
 from reels_live.store import notifications as notification_store
 from tests.support import api, queues, stack
 from tests.support import aws as table

@@ -1,7 +1,7 @@
 """local/sesv2_shim.py: SendBulkEmail rendered from moto's SES template store and delivered through moto.
 
 moto runs as a server on a free loopback port (ThreadedMotoServer) with template.yaml's resources
-provisioned into it, the shim in front; the production code path (reels_live.email) calls it through
+provisioned into it, the shim in front; the production code path (reels_live.integrations.ses) calls it through
 AWS_ENDPOINT_URL_SESV2, as the local stack will.
 """
 
@@ -18,8 +18,8 @@ from moto.ses.models import ses_backends
 
 from local import provision, sesv2_shim
 from local.intrinsics import ACCOUNT_ID, REGION
-from reels_live import aws
-from reels_live import email as email_module
+from reels_live.core import aws
+from reels_live.integrations import ses as email_module
 from tests.support import stack
 
 

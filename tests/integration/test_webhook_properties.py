@@ -9,7 +9,7 @@ by the room emptying) is turned into LiveKit's webhooks and delivered through th
   away or after later events), egress events anywhere and repeated. The stream, its participants and
   sessions and any reel must end exactly as in the reference, with one go-live message;
 - with events dropped (any of them, egress included): one reconciler run, against LiveKit's view at that
-  moment (a fake at the `reels_live.livekit` boundary built from the session's truth), must restore what
+  moment (a fake at the `reels_live.integrations.rooms` boundary built from the session's truth), must restore what
   LiveKit can still tell: status, who is connected, the counts, the recording and its reel.
 """
 
@@ -25,7 +25,8 @@ from livekit.protocol import egress as egress_pb
 from livekit.protocol import models as models_pb
 
 from local import template
-from reels_live import livekit, reconciler
+from reels_live.integrations import rooms
+from reels_live.live import reconciler
 from tests.support import api, queues, stack
 from tests.support import aws as table
 from tests.support import webhooks as wh
@@ -319,7 +320,7 @@ def test_any_delivery_livekit_allows_ends_in_the_state_of_in_order_delivery(
 ):
     # Ending deletes the room, and a late room_started for an ended stream deletes it again: LiveKit's
     # answer does not matter here.
-    monkeypatch.setattr(livekit, "delete_room", lambda name: None)
+    monkeypatch.setattr(rooms, "delete_room", lambda name: None)
     session = data.draw(sessions(), label="session")
     order = data.draw(livekit_orders(session), label="delivery")
     t0 = fresh()
@@ -459,7 +460,7 @@ def test_with_events_lost_one_reconciler_run_restores_the_truth(fresh, frozen_cl
     run.play([i for i in range(upto) if session.steps[i].name == "end_api" or not lost[i]], frozen_clock)
     view = LiveKitView(run, upto)
     for name in ("list_rooms", "list_participants", "list_egress", "delete_room"):
-        monkeypatch.setattr(livekit, name, getattr(view, name))
+        monkeypatch.setattr(rooms, name, getattr(view, name))
     last = session.steps[upto - 1].at
     frozen_clock.now_ms = t0 + last + S
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.stub import Stubber
 
-from reels_live import aws
+from reels_live.core import aws
 
 OPERATION = "SendBulkEmail"
 METHOD = "send_bulk_email"

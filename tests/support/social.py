@@ -7,7 +7,8 @@ from typing import Any
 
 import boto3
 
-from reels_live.models import Stream, StreamStatus
+from reels_live.entities.lifecycle import StreamStatus
+from reels_live.entities.streams import Stream
 from reels_live.store import streams as stream_store
 from reels_live.store import table
 from tests.support import api
@@ -44,7 +45,7 @@ def follow(follower: str, creator: str) -> None:
 
 def followers_of(creator: str, followers: list[str], *, now_ms: int) -> None:
     """Many follow edges at once, through the store (the API path is covered in test_social)."""
-    from reels_live.store import social as social_store
+    from reels_live.store import follows as social_store
     from tests.support import stack
 
     with stack.function_environment("FollowsFunction"):

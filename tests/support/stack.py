@@ -17,7 +17,7 @@ __all__ = [
     "powertools_settings",
     "set_parameter",
 ]
-from reels_live import config
+from reels_live.core import config
 
 _current: Context | None = None
 
@@ -59,7 +59,7 @@ def function_environment(function: str) -> Iterator[dict[str, str]]:
 def powertools_settings(parameter_overrides: dict[str, Any]) -> dict[str, str]:
     """The POWERTOOLS_* variables template.yaml's Globals give every function, quiet and untraced for tests.
 
-    Logger, Tracer and Metrics read them when reels_live.observability is first imported, so they must be in
+    Logger, Tracer and Metrics read them when reels_live.core.observability is first imported, so they must be in
     the environment before any handler module is."""
     context = Context(parameters=intrinsics.parameters(parameter_overrides))
     variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]

@@ -15,8 +15,10 @@ from livekit.protocol import webhook as webhook_pb
 
 from local.livekit.relay import encode_webhook, sign_webhook
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
-from reels_live import ids, livekit
-from reels_live.models import Participant, Role, Stream, StreamStatus
+from reels_live.core import ids
+from reels_live.entities.lifecycle import StreamStatus
+from reels_live.entities.participants import Participant
+from reels_live.entities.streams import Role, Stream, room_name
 from reels_live.store import streams as stream_store
 from tests.support import api, stack
 
@@ -34,7 +36,7 @@ def seed_stream(
         stream_id=stream_id,
         author_id=author,
         title=fields.pop("title", "Skate session"),
-        room_name=livekit.room_name(stream_id),
+        room_name=room_name(stream_id),
         status=StreamStatus.PREPARING,
         created_at=created_at,
         record=record,

@@ -1,6 +1,6 @@
 """Ids sort by creation time and are unique within a millisecond."""
 
-from reels_live import clock, ids
+from reels_live.core import clock, ids
 
 
 def test_ids_made_later_sort_after_earlier_ones(frozen_clock):

@@ -5,13 +5,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from reels_live.models import (
-    TRANSITIONS,
-    CreateStreamRequest,
-    StreamStatus,
-    can_transition,
-    normalise_tags,
-)
+from reels_live.entities.lifecycle import TRANSITIONS, StreamStatus, can_transition
+from reels_live.entities.text import normalise_tags
+from reels_live.streams.schemas import CreateStreamRequest
 
 
 def errors_by_field(body: dict) -> dict[str, str]:

@@ -4,9 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reels_live import email, notifications, queues
-from reels_live.config import Settings
-from reels_live.models import Device, NotificationPreferences, Platform, QuietHours, Recipient
+from reels_live.core.config import Settings
+from reels_live.entities.notifications import Recipient
+from reels_live.entities.people import Device, Platform
+from reels_live.entities.preferences import NotificationPreferences, QuietHours
+from reels_live.integrations import ses as email
+from reels_live.integrations import sqs as queues
+from reels_live.notifications import delivery, rules
 from reels_live.store import cursors
 
 
@@ -30,11 +34,11 @@ def at(iso: str) -> int:
 def test_quiet_hours_follow_the_users_time_zone_and_wrap_midnight(start, end, utc, quiet):
     hours = QuietHours(start=start, end=end, time_zone="Europe/Paris")
 
-    assert notifications.in_quiet_hours(hours, at(utc)) is quiet
+    assert rules.in_quiet_hours(hours, at(utc)) is quiet
 
 
 def test_no_quiet_hours_is_never_quiet():
-    assert notifications.in_quiet_hours(None, at("2026-07-01T03:00:00")) is False
+    assert rules.in_quiet_hours(None, at("2026-07-01T03:00:00")) is False
 
 
 def recipient(**preferences) -> Recipient:
@@ -50,9 +54,9 @@ def recipient(**preferences) -> Recipient:
 
 
 def test_a_muted_creator_gets_no_channel_at_all():
-    channels = notifications.channels_for(recipient(mutedCreatorIds=["user-alice"]), "user-alice", 0)
+    channels = rules.channels_for(recipient(mutedCreatorIds=["user-alice"]), "user-alice", 0)
 
-    assert channels == notifications.NO_CHANNEL
+    assert channels == rules.NO_CHANNEL
     assert not channels.any
 
 
@@ -60,18 +64,16 @@ def test_channels_need_both_the_switch_and_a_way_to_reach_the_user():
     someone = recipient(goLive={"email": True, "push": False, "inApp": True})
     unreachable = someone.model_copy(update={"email": None, "devices": []})
 
-    assert notifications.channels_for(someone, "user-alice", 0) == notifications.Channels(True, False, True)
-    assert notifications.channels_for(unreachable, "user-alice", 0) == notifications.Channels(
-        False, False, True
-    )
+    assert rules.channels_for(someone, "user-alice", 0) == rules.Channels(True, False, True)
+    assert rules.channels_for(unreachable, "user-alice", 0) == rules.Channels(False, False, True)
 
 
 def test_quiet_hours_only_drop_push():
     quiet = recipient(quietHours={"start": "00:00", "end": "23:59", "timeZone": "UTC"})
 
-    assert notifications.channels_for(
-        quiet, "user-alice", at("2026-07-01T12:00:00")
-    ) == notifications.Channels(email=True, push=False, in_app=True)
+    assert rules.channels_for(quiet, "user-alice", at("2026-07-01T12:00:00")) == rules.Channels(
+        email=True, push=False, in_app=True
+    )
 
 
 def settings(rate: float, concurrency: int, chunk: int = 500) -> Settings:
@@ -97,9 +99,9 @@ def settings(rate: float, concurrency: int, chunk: int = 500) -> Settings:
 def test_each_invocation_gets_its_share_of_the_ses_rate(rate, concurrency, share, per_call, chunk):
     config = settings(rate, concurrency)
 
-    assert notifications.email_rate(config) == pytest.approx(share)
-    assert notifications.destinations_per_call(config) == per_call
-    assert notifications.chunk_size(config) == chunk
+    assert rules.email_rate(config) == pytest.approx(share)
+    assert delivery.destinations_per_call(config) == per_call
+    assert rules.chunk_size(config) == chunk
 
 
 def test_sqs_batches_hold_ten_messages_and_at_most_256_kib():

@@ -1,15 +1,16 @@
 """BatchGetItem and BatchWriteItem with their unprocessed leftovers retried (DynamoDB may return some)."""
 
-import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from reels_live import clock
+from reels_live.core import clock, retry
 from reels_live.store.table import client, from_attributes, name, to_attributes
 
 GET_LIMIT = 100
 WRITE_LIMIT = 25
 ATTEMPTS = 6
+# Full jitter, 50 ms doubling: what DynamoDB's guidance asks of callers retrying unprocessed items.
+_BACKOFF = retry.Backoff(attempts=ATTEMPTS, base_seconds=0.05)
 
 
 class Unprocessed(Exception):
@@ -63,5 +64,4 @@ def _batches[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def _back_off(attempt: int) -> None:
-    # Full jitter, 50 ms doubling: what DynamoDB's guidance asks of callers retrying unprocessed items.
-    clock.sleep(random.uniform(0, 0.05 * 2**attempt))
+    clock.sleep(_BACKOFF.delay(attempt))

@@ -4,10 +4,13 @@ A cursor is only ever a position inside the partition the query is already pinne
 can move a page within that list but never read another partition.
 """
 
-import base64
 import binascii
 import json
 from collections.abc import Mapping
+from typing import Any
+
+from reels_live.core.encoding import b64url_decode, b64url_encode
+from reels_live.store.table import from_attributes
 
 
 class InvalidCursor(Exception):
@@ -19,7 +22,7 @@ def encode(last_key: Mapping[str, str] | None) -> str | None:
     if not last_key:
         return None
     raw = json.dumps(dict(last_key), separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return b64url_encode(raw)
 
 
 def decode(
@@ -29,7 +32,7 @@ def decode(
     if cursor is None:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = json.loads(b64url_decode(cursor))
     except (binascii.Error, ValueError) as error:
         raise InvalidCursor from error
     expected = {*pinned, *prefixes}
@@ -42,3 +45,9 @@ def decode(
     if any(not data[name].startswith(prefix) for name, prefix in prefixes.items()):
         raise InvalidCursor
     return data
+
+
+def after(response: Mapping[str, Any]) -> str | None:
+    """The cursor after a Query page (its LastEvaluatedKey), or None on the last page."""
+    last = response.get("LastEvaluatedKey")
+    return encode(from_attributes(last)) if last else None

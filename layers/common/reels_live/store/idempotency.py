@@ -4,8 +4,8 @@ from functools import cache
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from reels_live import aws
-from reels_live.config import settings
+from reels_live.core import aws
+from reels_live.core.config import settings
 from reels_live.store import keys
 
 

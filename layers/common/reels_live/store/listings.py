@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from reels_live.models import Stream
+from reels_live.entities.streams import Stream
 from reels_live.store import batch, keys
 from reels_live.store.table import client, from_attributes, name, to_attributes
 

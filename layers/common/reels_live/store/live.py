@@ -8,12 +8,13 @@ transaction, so an event is remembered as applied exactly when its change is.
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from reels_live.models import Participant, Reel, Session, Stream
+from reels_live.entities.live import Change, Snapshot
+from reels_live.entities.participants import Participant, Session
+from reels_live.entities.streams import Stream
 from reels_live.store import batch, keys
 from reels_live.store.streams import release_lock_action, watch_index
 from reels_live.store.table import cancellation_codes, client, from_attributes, name, to_attributes
@@ -25,30 +26,6 @@ class Conflict(Exception):
 
 class EventAlreadyApplied(Exception):
     """This webhook event's change was committed before (a retry or a duplicate delivery)."""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The items a change is decided on, as read (strongly consistent)."""
-
-    stream: Stream
-    participant: Participant | None = None
-    session: Session | None = None
-    event_applied: bool = False
-
-
-@dataclass(frozen=True)
-class Change:
-    """The new state of the items a snapshot holds (None: left alone), plus a reel to create."""
-
-    stream: Stream
-    participant: Participant | None = None
-    session: Session | None = None
-    reel: Reel | None = None
-    # The stream left preparing/live: the creator's active-stream lock goes in the same transaction.
-    release_lock: bool = False
-    # What happened, for logs and metrics (go_live, viewer_joined, ...).
-    reason: str = ""
 
 
 def read(

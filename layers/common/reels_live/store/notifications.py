@@ -1,20 +1,24 @@
 """The go-live fan-out's items: announcements, follower pages, recipients, alert markers, inbox writes."""
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from reels_live.models import (
+from reels_live.entities.notifications import (
+    AlertClaim,
+    AlertState,
     Announcement,
     AnnouncementStatus,
+    Claim,
     GoLiveContent,
-    Profile,
     Recipient,
 )
+from reels_live.entities.people import Profile
 from reels_live.store import batch, keys
-from reels_live.store.social import devices_from_item, followers_query, preferences_from_item
+from reels_live.store.devices import devices_from_item
+from reels_live.store.follows import followers_query
+from reels_live.store.preferences import preferences_from_item
 from reels_live.store.table import client, from_attributes, is_condition_failure, name, to_attributes
 
 # An alert marker outlives its cooldown by a day, so a chunk replayed from the DLQ within a day still finds
@@ -181,31 +185,6 @@ def recipients(user_ids: list[str]) -> dict[str, Recipient]:
 
 
 # ---------------------------------------------------------------- alert markers (delivery + cooldown)
-
-
-class AlertState(StrEnum):
-    CLAIMED = "claimed"  # a chunk is delivering to this user
-    EMAIL_PENDING = "email_pending"  # in-app and push done, the email not yet
-    DELIVERED = "delivered"
-
-
-class Claim(StrEnum):
-    FRESH = "fresh"  # nothing sent yet: every channel
-    RESUMED = "resumed"  # an earlier attempt crashed before in-app and push were recorded: every channel
-    EMAIL_ONLY = "email_only"  # an earlier attempt recorded in-app and push: the email is what is left
-    ALREADY_NOTIFIED = "already_notified"  # this stream reached them (a duplicate or retried chunk)
-    IN_PROGRESS = "in_progress"  # another invocation holds this user for this stream
-    COOLDOWN = "cooldown"  # alerted about this creator's earlier stream within the cooldown
-
-
-@dataclass(frozen=True)
-class AlertClaim:
-    outcome: Claim
-    cooldown_until: int
-
-    @property
-    def granted(self) -> bool:
-        return self.outcome in {Claim.FRESH, Claim.RESUMED, Claim.EMAIL_ONLY}
 
 
 def claim_alert(

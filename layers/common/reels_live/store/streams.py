@@ -5,7 +5,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from reels_live.models import Participant, Stream, StreamStatus
+from reels_live.entities.lifecycle import StreamStatus
+from reels_live.entities.participants import Participant
+from reels_live.entities.streams import Stream
 from reels_live.store import keys
 from reels_live.store.table import (
     cancellation_codes,

@@ -6,8 +6,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from reels_live import aws
-from reels_live.config import settings
+from reels_live.core import aws
+from reels_live.core.config import settings
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

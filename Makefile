@@ -33,9 +33,25 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constrai
 .PHONY: venv
 venv: $(VENV)/.installed ## create .venv with python3.12 and the pinned dev requirements
 
+# The SAM CLI lives in a venv of its own: it pins boto3-stubs exactly, which would hold .venv's type stubs
+# at a version other than its boto3's.
+SAM_VENV := .sam-venv
+SAM := $(SAM_VENV)/bin/sam
+
+$(SAM_VENV)/.installed: local/sam-requirements.txt local/sam-constraints.txt
+	@test -n "$(PY312)" || { echo "Python 3.12 was not found (see make venv)." >&2; exit 1; }
+	@echo "creating $(SAM_VENV) (the SAM CLI) with $(PY312)"
+	@rm -rf $(SAM_VENV) && $(PY312) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/sam-requirements.txt -c local/sam-constraints.txt
+	@touch $@
+
+.PHONY: sam-venv
+sam-venv: $(SAM_VENV)/.installed ## the SAM CLI's own venv
+
 .PHONY: constraints
-constraints: venv ## re-pin every transitive dev package after a requirements change
+constraints: venv sam-venv ## re-pin every transitive package after a requirements change (.venv and .sam-venv)
 	@{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check; } > constraints.new && mv constraints.new constraints.txt
+	@{ sed -n '1,2p' local/sam-constraints.txt; $(SAM_VENV)/bin/python -m pip freeze --disable-pip-version-check; } > constraints.new && mv constraints.new local/sam-constraints.txt
 
 $(TOOLS_DIR)/livekit-server-$(LIVEKIT_SERVER_VERSION):
 	$(call go_install,$(LIVEKIT_SERVER_MODULE),$(LIVEKIT_SERVER_VERSION),server,$@)
@@ -59,16 +75,24 @@ format: venv ## apply ruff fixes and formatting
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
+.PHONY: imports
+imports: venv ## the domain package's import contracts (import-linter, pyproject.toml)
+	@PYTHONPATH=layers/common $(VENV)/bin/lint-imports --config pyproject.toml --no-cache
+
+.PHONY: typecheck
+typecheck: venv ## mypy, strict on the domain package (pyproject.toml)
+	@$(VENV)/bin/mypy
+
 .PHONY: validate
-validate: venv ## sam validate --lint
-	@$(VENV)/bin/sam validate --lint --template template.yaml
+validate: sam-venv ## sam validate --lint
+	@$(SAM) validate --lint --template template.yaml
 
 .PHONY: build
-build: venv ## sam build (no containers) into .aws-sam/build
-	@$(VENV)/bin/sam build --template template.yaml
+build: venv sam-venv ## sam build (no containers) into .aws-sam/build
+	@$(SAM) build --template template.yaml
 
 .PHONY: test
-test: venv livekit rie runtime-venv lint validate build ## lint, validate, sam build, then every test (real livekit-server and RIE included)
+test: venv livekit rie runtime-venv lint imports typecheck validate build ## lint, import contracts, mypy, validate, sam build, then every test (real livekit-server and RIE included)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench

@@ -13,10 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from reels_live.api.caller import caller_id, caller_sign_in
 from reels_live.api.resolver import documented, http_api
 from reels_live.core.observability import logger, metrics, tracer
-from reels_live.entities.notifications import Notification
-from reels_live.entities.preferences import NotificationPreferences
 from reels_live.notifications import inbox, preferences
-from reels_live.notifications.schemas import NotificationPage
+from reels_live.notifications.schemas import Notification, NotificationPage, NotificationPreferences
 from reels_live.social import profiles
 from reels_live.social.schemas import ProfileView, UpdateProfileRequest
 

@@ -1379,7 +1379,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(_main(args))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,13 +2,7 @@
 
 Importers use only the names re-exported here; `python -m local.livekit.relay` runs `__main__`."""
 
-from local.livekit.relay.core import (
-    EGRESS_PLACEHOLDER,
-    LocalLiveKit,
-    Relay,
-    encode_webhook,
-    local_livekit,
-    sign_webhook,
-)
+from local.livekit.relay.core import EGRESS_PLACEHOLDER, LocalLiveKit, Relay, local_livekit
+from local.livekit.relay.protocol import encode_webhook, sign_webhook
 
 __all__ = ["EGRESS_PLACEHOLDER", "LocalLiveKit", "Relay", "encode_webhook", "local_livekit", "sign_webhook"]

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import posixpath
@@ -46,9 +44,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import aiohttp
 import jwt
@@ -61,32 +59,16 @@ from livekit.protocol import models as models_pb
 from livekit.protocol import room as room_pb
 from livekit.protocol import webhook as webhook_pb
 
+from local.livekit.relay.protocol import TWIRP_STATUS, TwirpError, encode_webhook, sign_webhook
+from local.livekit.relay.records import FAULT_ACTIONS, Fault, FaultAction, RecordAction, WebhookRecord, _Event
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET, LiveKitServer
 
 log = logging.getLogger("local.livekit.relay")
-
-FaultAction = Literal["drop", "duplicate", "delay", "reorder", "reject"]
-FAULT_ACTIONS: tuple[str, ...] = ("drop", "duplicate", "delay", "reorder", "reject")
-# What happened to one webhook at the relay: a target answered (any status), a target was unreachable, or a
-# fault kept it from the targets; no_target when no target is configured.
-RecordAction = Literal["delivered", "failed", "dropped", "rejected", "held", "no_target"]
 
 Status = egress_pb.EgressStatus
 EGRESS_PLACEHOLDER = "reels-live local relay: placeholder recording, not a real media file"
 # What LiveKit's webhook client (hashicorp retryablehttp) does: 4 retries, backoff 1 s doubling to 30 s.
 DEFAULT_RETRY = (1.0, 30.0, 4)
-TWIRP_STATUS = {
-    "invalid_argument": 400,
-    "malformed": 400,
-    "unauthenticated": 401,
-    "permission_denied": 403,
-    "not_found": 404,
-    "bad_route": 404,
-    "failed_precondition": 412,
-    "internal": 500,
-    "unimplemented": 501,
-    "unavailable": 503,
-}
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -116,93 +98,12 @@ EGRESS_METHODS = {
 
 
 @dataclass
-class Fault:
-    """One fault rule: applies to matching webhooks (by event name and/or room), `times` more times
-    (None: until cleared), each time with `probability` drawn from the relay's seeded RNG."""
-
-    action: FaultAction
-    event: str | None = None
-    room: str | None = None
-    times: int | None = 1
-    probability: float = 1.0
-    delay_ms: int = 0
-    # reject: the status the sender gets instead of a delivery (5xx makes LiveKit retry).
-    status: int = 503
-    id: int = 0
-
-    def matches(self, event: str, room: str | None) -> bool:
-        return (
-            (self.times is None or self.times > 0)
-            and self.event in (None, event)
-            and self.room in (None, room)
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class WebhookRecord:
-    """One webhook outcome at the relay, in arrival order (`seq`)."""
-
-    seq: int
-    event: str
-    room: str | None
-    event_id: str
-    action: RecordAction
-    status: int | None
-    target: str | None
-    # "server" for livekit-server's own events, "relay" for the simulated egress ones.
-    origin: str
-    fault: str | None = None
-    error: str | None = None
-    at: float = field(default_factory=time.time)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class _Event:
-    """What the relay reads from a webhook body; the body itself is forwarded as received."""
-
-    name: str
-    room: str | None
-    event_id: str
-
-    @classmethod
-    def parse(cls, body: bytes) -> _Event:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return cls("", None, "")
-        room = (
-            (data.get("room") or {}).get("name")
-            or (data.get("egressInfo") or {}).get("roomName")
-            or (data.get("ingressInfo") or {}).get("roomName")
-        )
-        return cls(str(data.get("event", "")), room or None, str(data.get("id", "")))
-
-
-@dataclass
 class _Egress:
     info: egress_pb.EgressInfo
     request: egress_pb.RoomCompositeEgressRequest
     fail: str | None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     webhooks: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
-
-
-class TwirpError(Exception):
-    def __init__(self, code: str, msg: str) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-
-    def response(self) -> web.Response:
-        return web.json_response(
-            {"code": self.code, "msg": self.msg}, status=TWIRP_STATUS.get(self.code, 500)
-        )
 
 
 def _guid(prefix: str) -> str:
@@ -212,18 +113,6 @@ def _guid(prefix: str) -> str:
 
 def _now_ns() -> int:
     return time.time_ns()
-
-
-def sign_webhook(body: bytes, api_key: str, api_secret: str) -> str:
-    """The Authorization header LiveKit puts on a webhook: an HS256 JWT from the API key, valid 5 minutes,
-    whose `sha256` claim is base64(sha256(body))."""
-    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    return api.AccessToken(api_key, api_secret).with_ttl(timedelta(minutes=5)).with_sha256(digest).to_jwt()
-
-
-def encode_webhook(event: webhook_pb.WebhookEvent) -> bytes:
-    """protojson as the server sends it: lowerCamelCase names, defaults omitted, int64 as strings."""
-    return json.dumps(json_format.MessageToDict(event), separators=(",", ":")).encode()
 
 
 class Relay:

@@ -60,6 +60,7 @@ from livekit.protocol import room as room_pb
 from livekit.protocol import webhook as webhook_pb
 
 from local.livekit.relay.protocol import TWIRP_STATUS, TwirpError, encode_webhook, sign_webhook
+from local.livekit.relay.proxy import ProxyMixin
 from local.livekit.relay.records import FAULT_ACTIONS, Fault, FaultAction, RecordAction, WebhookRecord, _Event
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET, LiveKitServer
 
@@ -69,20 +70,6 @@ Status = egress_pb.EgressStatus
 EGRESS_PLACEHOLDER = "reels-live local relay: placeholder recording, not a real media file"
 # What LiveKit's webhook client (hashicorp retryablehttp) does: 4 retries, backoff 1 s doubling to 30 s.
 DEFAULT_RETRY = (1.0, 30.0, 4)
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-}
-WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 EGRESS_METHODS = {
     "StartRoomCompositeEgress",
     "StopEgress",
@@ -115,7 +102,7 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-class Relay:
+class Relay(ProxyMixin):
     """The relay: `start()`/`stop()` run it on a thread with its own loop, `open()`/`close()` on the caller's.
 
     Control methods (faults, targets, webhook log, egress) are safe to call from any thread."""
@@ -167,8 +154,7 @@ class Relay:
         self._rooms: dict[str, str] = {}
         self._held: dict[str, list[tuple[_Event, bytes, str, str]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Client signalling connections: the client side's socket -> (identity, its TCP transport).
-        self._sockets: dict[web.WebSocketResponse, tuple[str, asyncio.BaseTransport | None]] = {}
+        self._init_proxy()
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -402,26 +388,6 @@ class Relay:
             self.wait_for_webhook, event, room, action=action, count=count, timeout=timeout
         )
 
-    def sever_signalling(self, identity: str | None = None, timeout: float = 5.0) -> int:
-        """Cut clients' signalling connections (all, or one identity's) like a network blip: the TCP
-        connection is aborted, no leave is sent; media, which does not cross the relay, keeps flowing.
-        Returns how many were cut. The SDK reconnects at once, by a resume or a full rejoin."""
-        assert self._loop is not None
-
-        async def cut() -> int:
-            return self._cut_signalling(identity)
-
-        if threading.current_thread() is self._thread:
-            return self._cut_signalling(identity)
-        return asyncio.run_coroutine_threadsafe(cut(), self._loop).result(timeout)
-
-    def _cut_signalling(self, identity: str | None) -> int:
-        victims = [transport for who, transport in self._sockets.values() if identity in (None, who)]
-        for transport in victims:
-            if transport is not None:
-                transport.abort()
-        return len(victims)
-
     def egress_list(self, room: str | None = None) -> list[egress_pb.EgressInfo]:
         with self._lock:
             return [_copy(e.info) for e in self._egress.values() if room in (None, e.info.room_name)]
@@ -460,65 +426,6 @@ class Relay:
         return web.json_response(
             {"code": code, "msg": f"injected by the local relay ({status})"}, status=status
         )
-
-    def _upstream(self, path: str, websocket: bool = False) -> str:
-        if not self.upstream:
-            raise web.HTTPBadGateway(text="the relay has no upstream livekit-server yet")
-        base = self.upstream.rstrip("/")
-        if websocket:
-            base = "ws" + base.removeprefix("http")
-        return base + path
-
-    async def _proxy_http(self, request: web.Request, body: bytes | None = None) -> web.Response:
-        assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        data = await request.read() if body is None else body
-        try:
-            async with self._session.request(
-                request.method,
-                self._upstream(request.raw_path),
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-            ) as upstream:
-                payload = await upstream.read()
-                reply_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-                return web.Response(status=upstream.status, body=payload, headers=reply_headers)
-        except aiohttp.ClientError as error:
-            return web.Response(status=502, text=f"livekit-server unreachable: {error}")
-
-    async def _proxy_websocket(self, request: web.Request) -> web.StreamResponse:
-        assert self._session is not None
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k.lower() not in HOP_BY_HOP | WEBSOCKET_HANDSHAKE | {"sec-websocket-protocol"}
-        }
-        protocols = [
-            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
-        ]
-        try:
-            upstream = await self._session.ws_connect(
-                self._upstream(request.raw_path, websocket=True),
-                headers=headers,
-                protocols=protocols,
-                max_msg_size=0,
-            )
-        except aiohttp.WSServerHandshakeError as error:
-            # The server refused the upgrade (401 for a bad token...): the client sees the same status.
-            return web.Response(status=error.status, text=error.message)
-        except aiohttp.ClientError as error:
-            return web.Response(status=502, text=f"livekit-server unreachable: {error}")
-        downstream = web.WebSocketResponse(protocols=protocols, max_msg_size=0)
-        await downstream.prepare(request)
-        self._sockets[downstream] = (_identity(request), request.transport)
-        try:
-            await _pipe_websockets(downstream, upstream)
-        finally:
-            self._sockets.pop(downstream, None)
-            await upstream.close()
-            await downstream.close()
-        return downstream
 
     # ------------------------------------------------------------------ webhooks
 
@@ -1015,17 +922,6 @@ class Relay:
         return web.json_response({"error": f"no admin route {method} {request.path}"}, status=404)
 
 
-def _identity(request: web.Request) -> str:
-    """Who a signalling connection belongs to: the subject of its (already server-checked) token."""
-    token = request.query.get("access_token") or request.headers.get("Authorization", "").removeprefix(
-        "Bearer "
-    )
-    try:
-        return str(jwt.decode(token, options={"verify_signature": False}).get("sub", ""))
-    except jwt.PyJWTError:
-        return ""
-
-
 def _record_matches(record: WebhookRecord, event: str | None, room: str | None, action: str | None) -> bool:
     return event in (None, record.event) and room in (None, record.room) and action in (None, record.action)
 
@@ -1088,36 +984,6 @@ def storage_path(output: egress_pb.EncodedFileOutput, room_name: str, room_id: s
             path = stem
         path += extension
     return path
-
-
-async def _pipe_websockets(
-    downstream: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
-) -> None:
-    """Copy frames both ways until either side closes, then close the other with the same code."""
-
-    async def copy(
-        source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-        sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-    ) -> None:
-        async for message in source:
-            if message.type == aiohttp.WSMsgType.BINARY:
-                await sink.send_bytes(message.data)
-            elif message.type == aiohttp.WSMsgType.TEXT:
-                await sink.send_str(message.data)
-            else:
-                break
-        await sink.close(code=source.close_code or aiohttp.WSCloseCode.OK)
-
-    tasks = [
-        asyncio.ensure_future(copy(downstream, upstream)),
-        asyncio.ensure_future(copy(upstream, downstream)),
-    ]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # ---------------------------------------------------------------------- relay and server together

@@ -31,17 +31,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import posixpath
-import random
 import secrets
 import signal
 import string
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,7 +59,8 @@ from livekit.protocol import webhook as webhook_pb
 
 from local.livekit.relay.protocol import TWIRP_STATUS, TwirpError, encode_webhook, sign_webhook
 from local.livekit.relay.proxy import ProxyMixin
-from local.livekit.relay.records import FAULT_ACTIONS, Fault, FaultAction, RecordAction, WebhookRecord, _Event
+from local.livekit.relay.records import _Event
+from local.livekit.relay.webhooks import WebhooksMixin
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET, LiveKitServer
 
 log = logging.getLogger("local.livekit.relay")
@@ -102,7 +101,7 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-class Relay(ProxyMixin):
+class Relay(WebhooksMixin, ProxyMixin):
     """The relay: `start()`/`stop()` run it on a thread with its own loop, `open()`/`close()` on the caller's.
 
     Control methods (faults, targets, webhook log, egress) are safe to call from any thread."""
@@ -129,18 +128,9 @@ class Relay(ProxyMixin):
         self.keys = {**(extra_keys or {}), api_key: api_secret}
         self.egress_start_delay = egress_start_delay
         self.webhook_retry = webhook_retry
-        self.webhook_timeout = webhook_timeout
-        # A held (reorder) webhook goes out after the room's next event, or after this many seconds.
-        self.max_hold = max_hold
         self._port = port
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._targets = list(webhook_targets)
-        self._faults: list[Fault] = []
-        self._fault_ids = 0
-        self._rng = random.Random(seed)
-        self._records: deque[WebhookRecord] = deque(maxlen=10_000)
-        self._seq = 0
+        self._init_webhooks(webhook_targets, seed, webhook_timeout, max_hold)
         self._fail_next_egress: str | None = None
         self._egress: dict[str, _Egress] = {}
         # Auto-egress waiting for its room's room_started, by room name.
@@ -152,7 +142,6 @@ class Relay(ProxyMixin):
         self._api_faults: dict[str, list[int]] = {}
         # Rooms the server reported started and not yet finished: name -> sid.
         self._rooms: dict[str, str] = {}
-        self._held: dict[str, list[tuple[_Event, bytes, str, str]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._init_proxy()
         self._session: aiohttp.ClientSession | None = None
@@ -256,64 +245,6 @@ class Relay(ProxyMixin):
 
     # ------------------------------------------------------------------ control (any thread)
 
-    @property
-    def webhook_targets(self) -> list[str]:
-        with self._lock:
-            return list(self._targets)
-
-    @webhook_targets.setter
-    def webhook_targets(self, urls: Sequence[str]) -> None:
-        with self._lock:
-            self._targets = list(urls)
-
-    def add_fault(
-        self,
-        action: FaultAction,
-        *,
-        event: str | None = None,
-        room: str | None = None,
-        times: int | None = 1,
-        probability: float = 1.0,
-        delay_ms: int = 0,
-        status: int = 503,
-    ) -> Fault:
-        """Rules apply in the order added; the first matching one wins for a webhook."""
-        if action not in FAULT_ACTIONS:
-            raise ValueError(f"unknown fault action {action!r}; one of {', '.join(FAULT_ACTIONS)}")
-        with self._lock:
-            self._fault_ids += 1
-            fault = Fault(action, event, room, times, probability, delay_ms, status, self._fault_ids)
-            self._faults.append(fault)
-            return fault
-
-    # Shorthands; `match` takes add_fault's keywords (event, room, times, probability).
-    def drop(self, **match: Any) -> Fault:
-        return self.add_fault("drop", **match)
-
-    def duplicate(self, **match: Any) -> Fault:
-        return self.add_fault("duplicate", **match)
-
-    def delay(self, delay_ms: int, **match: Any) -> Fault:
-        return self.add_fault("delay", delay_ms=delay_ms, **match)
-
-    def reorder(self, **match: Any) -> Fault:
-        return self.add_fault("reorder", **match)
-
-    def reject(self, status: int = 503, **match: Any) -> Fault:
-        return self.add_fault("reject", status=status, **match)
-
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return [dataclasses.replace(fault) for fault in self._faults]
-
-    def clear_faults(self, fault_id: int | None = None) -> None:
-        with self._lock:
-            self._faults = [f for f in self._faults if fault_id is not None and f.id != fault_id]
-
-    def reseed(self, seed: int) -> None:
-        with self._lock:
-            self._rng.seed(seed)
-
     def fail_api(self, method: str, *, times: int = 1, status: int = 503) -> None:
         """Answer the next `times` calls to a Twirp method ("RoomService/CreateRoom") with a Twirp error of
         `status` instead of passing them on: LiveKit being down or refusing, for the product's retries."""
@@ -342,51 +273,6 @@ class Relay(ProxyMixin):
         """The next egress to start ends EGRESS_FAILED with `error` and uploads nothing."""
         with self._lock:
             self._fail_next_egress = error
-
-    def webhooks(
-        self, event: str | None = None, room: str | None = None, action: RecordAction | None = None
-    ) -> list[WebhookRecord]:
-        with self._lock:
-            return [r for r in self._records if _record_matches(r, event, room, action)]
-
-    def clear_webhooks(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def wait_for_webhook(
-        self,
-        event: str,
-        room: str | None = None,
-        *,
-        action: RecordAction = "delivered",
-        count: int = 1,
-        timeout: float = 15.0,
-    ) -> list[WebhookRecord]:
-        """Block until `count` matching records exist; returns them (raises TimeoutError otherwise)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [r for r in self._records if _record_matches(r, event, room, action)]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no {count}x {action} {event} for room {room} within {timeout}s")
-                self._changed.wait(remaining)
-
-    async def await_webhook(
-        self,
-        event: str,
-        room: str | None = None,
-        *,
-        action: RecordAction = "delivered",
-        count: int = 1,
-        timeout: float = 15.0,
-    ) -> list[WebhookRecord]:
-        """`wait_for_webhook` without blocking the caller's event loop."""
-        return await asyncio.to_thread(
-            self.wait_for_webhook, event, room, action=action, count=count, timeout=timeout
-        )
 
     def egress_list(self, room: str | None = None) -> list[egress_pb.EgressInfo]:
         with self._lock:
@@ -429,13 +315,6 @@ class Relay(ProxyMixin):
 
     # ------------------------------------------------------------------ webhooks
 
-    async def _server_webhook(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        event = _Event.parse(body)
-        self._observe(body, event)
-        status = await self._ingest(event, body, request.headers.get("Authorization", ""), "server")
-        return web.Response(status=status)
-
     def _observe(self, body: bytes, event: _Event) -> None:
         """The relay's own view of rooms, for auto-egress; faults only touch what targets receive."""
         if event.name not in ("room_started", "room_finished") or event.room is None:
@@ -453,118 +332,6 @@ class Relay(ProxyMixin):
             for egress in list(self._egress.values()):
                 if egress.info.room_name == event.room and egress.info.room_id in ("", sid):
                     self._stop_egress(egress)
-
-    async def _ingest(self, event: _Event, body: bytes, authorization: str, origin: str) -> int:
-        """Apply the first matching fault, deliver, and return the status the sender gets."""
-        fault = self._take_fault(event)
-        action = fault.action if fault else None
-        if action == "drop":
-            self._record(event, "dropped", None, None, origin, "drop")
-            await self._release_held(event)
-            return 200
-        if action == "reject":
-            assert fault is not None
-            self._record(event, "rejected", fault.status, None, origin, "reject")
-            return fault.status
-        if action == "reorder":
-            self._hold(event, body, authorization, origin)
-            return 200
-        if action == "delay":
-            assert fault is not None
-            await asyncio.sleep(fault.delay_ms / 1000)
-        status = await self._deliver(event, body, authorization, origin, action)
-        if action == "duplicate":
-            await self._deliver(event, body, authorization, origin, "duplicate")
-        await self._release_held(event)
-        return status
-
-    def _take_fault(self, event: _Event) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if not fault.matches(event.name, event.room):
-                    continue
-                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
-                    continue
-                if fault.times is not None:
-                    fault.times -= 1
-                return dataclasses.replace(fault)
-        return None
-
-    def _hold(self, event: _Event, body: bytes, authorization: str, origin: str) -> None:
-        key = event.room or event.event_id
-        held = (event, body, authorization, origin)
-        self._held.setdefault(key, []).append(held)
-        self._record(event, "held", None, None, origin, "reorder")
-
-        async def release_late() -> None:
-            await asyncio.sleep(self.max_hold)
-            if held in self._held.get(key, []):
-                self._held[key].remove(held)
-                await self._deliver(event, body, authorization, origin, "reorder")
-
-        self._spawn(release_late())
-
-    async def _release_held(self, after: _Event) -> None:
-        for event, body, authorization, origin in self._held.pop(after.room or after.event_id, []):
-            await self._deliver(event, body, authorization, origin, "reorder")
-
-    async def _deliver(
-        self, event: _Event, body: bytes, authorization: str, origin: str, fault: str | None
-    ) -> int:
-        """POST to every target; the sender gets 200, or the first failing target's status (502 when one
-        is unreachable) so that LiveKit retries as it would against that target."""
-        assert self._session is not None
-        targets = self.webhook_targets
-        if not targets:
-            self._record(event, "no_target", None, None, origin, fault)
-            return 200
-        answer = 200
-        headers = {"Authorization": authorization, "Content-Type": "application/webhook+json"}
-        for target in targets:
-            try:
-                async with self._session.post(
-                    target,
-                    data=body,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
-                ) as response:
-                    await response.read()
-                    status = response.status
-                self._record(event, "delivered", status, target, origin, fault)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                status = 502
-                self._record(event, "failed", None, target, origin, fault, error=repr(error))
-            if answer < 300 <= status:
-                answer = status
-        return answer
-
-    def _record(
-        self,
-        event: _Event,
-        action: RecordAction,
-        status: int | None,
-        target: str | None,
-        origin: str,
-        fault: str | None,
-        error: str | None = None,
-    ) -> None:
-        with self._changed:
-            self._seq += 1
-            record = WebhookRecord(
-                self._seq,
-                event.name,
-                event.room,
-                event.event_id,
-                action,
-                status,
-                target,
-                origin,
-                fault,
-                error,
-            )
-            self._records.append(record)
-            self._changed.notify_all()
-        log.debug("webhook %s", record)
 
     # ------------------------------------------------------------------ rooms with auto-egress
 
@@ -920,10 +687,6 @@ class Relay(ProxyMixin):
             self.fail_next_egress(**({"error": str(payload["error"])} if "error" in payload else {}))
             return web.json_response({"ok": True})
         return web.json_response({"error": f"no admin route {method} {request.path}"}, status=404)
-
-
-def _record_matches(record: WebhookRecord, event: str | None, room: str | None, action: str | None) -> bool:
-    return event in (None, record.event) and room in (None, record.room) and action in (None, record.action)
 
 
 def _is_json(request: web.Request) -> bool:

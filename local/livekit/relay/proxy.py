@@ -31,7 +31,7 @@ WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websoc
 class ProxyMixin:
     """The part of `Relay` that talks to `upstream` through the relay's one aiohttp session."""
 
-    # Set by Relay (core.py).
+    # What this part uses from the rest of Relay.
     upstream: str | None
     _session: aiohttp.ClientSession | None
     _loop: asyncio.AbstractEventLoop | None

@@ -34,7 +34,6 @@ import contextlib
 import logging
 import signal
 import threading
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -42,10 +41,10 @@ from typing import Any, Self
 
 import aiohttp
 from aiohttp import web
-from google.protobuf import json_format
 
+from local.livekit.relay.admin import AdminMixin
 from local.livekit.relay.egress import DEFAULT_RETRY, EgressMixin
-from local.livekit.relay.protocol import TWIRP_STATUS, TwirpError
+from local.livekit.relay.protocol import TwirpError
 from local.livekit.relay.proxy import ProxyMixin
 from local.livekit.relay.webhooks import WebhooksMixin
 from local.livekit.server import DEV_API_KEY, DEV_API_SECRET, LiveKitServer
@@ -53,7 +52,7 @@ from local.livekit.server import DEV_API_KEY, DEV_API_SECRET, LiveKitServer
 log = logging.getLogger("local.livekit.relay")
 
 
-class Relay(EgressMixin, WebhooksMixin, ProxyMixin):
+class Relay(AdminMixin, EgressMixin, WebhooksMixin, ProxyMixin):
     """The relay: `start()`/`stop()` run it on a thread with its own loop, `open()`/`close()` on the caller's.
 
     Control methods (faults, targets, webhook log, egress) are safe to call from any thread."""
@@ -80,9 +79,7 @@ class Relay(EgressMixin, WebhooksMixin, ProxyMixin):
         self._lock = threading.RLock()
         self._init_webhooks(webhook_targets, seed, webhook_timeout, max_hold)
         self._init_egress(extra_keys, egress_start_delay, webhook_retry)
-        # Twirp API calls seen ("RoomService/CreateRoom" -> count) and failures to inject into them.
-        self._api_calls: Counter[str] = Counter()
-        self._api_faults: dict[str, list[int]] = {}
+        self._init_admin()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._init_proxy()
         self._session: aiohttp.ClientSession | None = None
@@ -184,26 +181,6 @@ class Relay(EgressMixin, WebhooksMixin, ProxyMixin):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # ------------------------------------------------------------------ control (any thread)
-
-    def fail_api(self, method: str, *, times: int = 1, status: int = 503) -> None:
-        """Answer the next `times` calls to a Twirp method ("RoomService/CreateRoom") with a Twirp error of
-        `status` instead of passing them on: LiveKit being down or refusing, for the product's retries."""
-        with self._lock:
-            self._api_faults.setdefault(method, []).extend([status] * times)
-
-    def api_calls(self, method: str) -> int:
-        """How many calls to a Twirp method ("RoomService/CreateRoom") reached the relay."""
-        with self._lock:
-            return self._api_calls[method]
-
-    def reset_api(self) -> None:
-        """Forget API call counts, pending API faults and requested auto-egress (between tests)."""
-        with self._lock:
-            self._api_calls.clear()
-            self._api_faults.clear()
-            self._requested_auto_egress.clear()
-
     # ------------------------------------------------------------------ routing
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -224,72 +201,6 @@ class Relay(EgressMixin, WebhooksMixin, ProxyMixin):
             return await self._proxy_http(request)
         except TwirpError as error:
             return error.response()
-
-    def _count_api_call(self, path: str) -> web.Response | None:
-        """Count a Twirp call; answer it with an injected failure if one is pending for its method."""
-        method = path.removeprefix("/twirp/livekit.")
-        with self._lock:
-            self._api_calls[method] += 1
-            pending = self._api_faults.get(method)
-            status = pending.pop(0) if pending else None
-        if status is None:
-            return None
-        code = next((name for name, value in TWIRP_STATUS.items() if value == status), "unavailable")
-        return web.json_response(
-            {"code": code, "msg": f"injected by the local relay ({status})"}, status=status
-        )
-
-    # ------------------------------------------------------------------ admin API
-
-    async def _admin(self, request: web.Request) -> web.Response:
-        route = request.path.removeprefix("/_relay").rstrip("/")
-        method = request.method
-        payload: dict[str, Any] = {}
-        if method in ("POST", "PUT") and request.can_read_body:
-            try:
-                payload = await request.json()
-            except ValueError:
-                return web.json_response({"error": "body must be JSON"}, status=400)
-        query = request.query
-        if route == "/health":
-            return web.json_response({"ok": True, "upstream": self.upstream})
-        if route == "/webhooks" and method == "GET":
-            records = self.webhooks(query.get("event"), query.get("room"), query.get("action"))  # type: ignore[arg-type]
-            return web.json_response({"webhooks": [r.as_dict() for r in records]})
-        if route == "/webhooks" and method == "DELETE":
-            self.clear_webhooks()
-            return web.json_response({"ok": True})
-        if route == "/faults" and method == "GET":
-            return web.json_response({"faults": [f.as_dict() for f in self.faults()]})
-        if route == "/faults" and method == "POST":
-            try:
-                fault = self.add_fault(**payload)
-            except (TypeError, ValueError) as error:
-                return web.json_response({"error": str(error)}, status=400)
-            return web.json_response(fault.as_dict(), status=201)
-        if route == "/faults" and method == "DELETE":
-            self.clear_faults()
-            return web.json_response({"ok": True})
-        if route.startswith("/faults/") and method == "DELETE":
-            self.clear_faults(int(route.removeprefix("/faults/")))
-            return web.json_response({"ok": True})
-        if route == "/seed" and method == "POST":
-            self.reseed(int(payload.get("seed", 0)))
-            return web.json_response({"ok": True})
-        if route == "/targets" and method == "GET":
-            return web.json_response({"urls": self.webhook_targets})
-        if route == "/targets" and method == "PUT":
-            self.webhook_targets = [str(url) for url in payload.get("urls", [])]
-            return web.json_response({"urls": self.webhook_targets})
-        if route == "/signalling/sever" and method == "POST":
-            return web.json_response({"severed": self._cut_signalling(payload.get("identity"))})
-        if route == "/egress" and method == "GET":
-            items = [json_format.MessageToDict(i) for i in self.egress_list(query.get("room"))]
-            return web.json_response({"egress": items})
-        if route == "/egress/fail-next" and method == "POST":
-            self.fail_next_egress(**({"error": str(payload["error"])} if "error" in payload else {}))
-            return web.json_response({"ok": True})
-        return web.json_response({"error": f"no admin route {method} {request.path}"}, status=404)
 
 
 # ---------------------------------------------------------------------- relay and server together

@@ -1,41 +1,12 @@
-"""A relay in front of the real livekit-server: one LiveKit URL for API calls and client signalling, plus the
-few things the real server cannot do on one machine.
-
-Real, passed through untouched:
-- every Twirp call (`/twirp/livekit.RoomService/...` and the rest) and client signalling (the `/rtc`
-  WebSocket, `/rtc/validate`); media never touches the relay, clients send it to the server's UDP port;
-- the server's own webhooks: the server posts them to the relay (`/webhook`), the relay forwards body and
-  Authorization header byte for byte to the targets and answers the server with the target's status, so
-  LiveKit's per-room queue and its retries on 5xx or connection errors work end to end.
-
-Simulated (egress needs Chrome and GStreamer, which a test machine does not run):
-- the Egress service (`/twirp/livekit.Egress/...`: StartRoomCompositeEgress, StopEgress, ListEgress), JSON and
-  protobuf like Twirp, with the server's authorisation rule (a valid token with the roomRecord grant);
-- auto-egress: CreateRoom's `egress` is stripped before forwarding (livekit-server without an egress worker
-  fails CreateRoom when it is set) and run when the server's `room_started` for that room arrives;
-- the recording: a small placeholder file (it says so) uploaded with boto3 to the request's S3 bucket, and
-  signed `egress_started`/`egress_updated`/`egress_ended` webhooks encoded and signed as the server does;
-- faults, set at run time from Python or the admin API (`/_relay/...`): on webhook delivery drop, duplicate,
-  delay, reorder, reject (answer the sender an error so it retries); failing the next egress; cutting a
-  client's signalling connection (a network blip; media keeps flowing, the SDK reconnects).
-
-In-process: `Relay(upstream).start()` (a thread with its own event loop), or `local_livekit()` for relay and
-server together. As a process:
-
-    python -m local.livekit.relay --upstream http://127.0.0.1:7880 --port 7800 \\
-        --webhook-target http://127.0.0.1:3000/livekit/webhook --api-key K --api-secret S
-"""
+"""The `Relay` object, composed of one mixin a job (`proxy`, `webhooks`, `egress`, `admin`): the state they
+share (the lock, the one aiohttp session, the background tasks), serving on a thread of its own or on the
+caller's loop, and the routing of each request to the job that answers it."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import logging
-import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -47,9 +18,7 @@ from local.livekit.relay.egress import DEFAULT_RETRY, EgressMixin
 from local.livekit.relay.protocol import TwirpError
 from local.livekit.relay.proxy import ProxyMixin
 from local.livekit.relay.webhooks import WebhooksMixin
-from local.livekit.server import DEV_API_KEY, DEV_API_SECRET, LiveKitServer
-
-log = logging.getLogger("local.livekit.relay")
+from local.livekit.server import DEV_API_KEY, DEV_API_SECRET
 
 
 class Relay(AdminMixin, EgressMixin, WebhooksMixin, ProxyMixin):
@@ -201,153 +170,3 @@ class Relay(AdminMixin, EgressMixin, WebhooksMixin, ProxyMixin):
             return await self._proxy_http(request)
         except TwirpError as error:
             return error.response()
-
-
-# ---------------------------------------------------------------------- relay and server together
-
-
-@dataclass
-class LocalLiveKit:
-    """The real server behind the relay; `url` (the relay's) is the one LiveKit URL to hand out."""
-
-    server: LiveKitServer
-    relay: Relay
-
-    @property
-    def url(self) -> str:
-        return self.relay.url
-
-    @property
-    def http_url(self) -> str:
-        return self.relay.http_url
-
-    @property
-    def api_key(self) -> str:
-        return self.server.api_key
-
-    @property
-    def api_secret(self) -> str:
-        return self.server.api_secret
-
-
-@contextlib.contextmanager
-def local_livekit(
-    *,
-    webhook_targets: Sequence[str] = (),
-    api_key: str = DEV_API_KEY,
-    api_secret: str = DEV_API_SECRET,
-    extra_keys: Mapping[str, str] | None = None,
-    seed: int = 0,
-    server_options: Mapping[str, Any] | None = None,
-) -> Iterator[LocalLiveKit]:
-    """Start the relay, then the server posting its webhooks to the relay; stop both on exit."""
-    relay = Relay(
-        webhook_targets=webhook_targets,
-        api_key=api_key,
-        api_secret=api_secret,
-        extra_keys=extra_keys,
-        seed=seed,
-    ).start()
-    try:
-        server = LiveKitServer(
-            api_key=api_key,
-            api_secret=api_secret,
-            extra_keys=extra_keys,
-            webhook_urls=[relay.webhook_url],
-            **dict(server_options or {}),
-        ).start()
-        try:
-            relay.upstream = server.http_url
-            yield LocalLiveKit(server, relay)
-        finally:
-            # Server first: it drains its webhook queue into a relay that is still there.
-            server.stop()
-    finally:
-        relay.stop()
-
-
-# ---------------------------------------------------------------------- CLI
-
-
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m local.livekit.relay",
-        description="Relay in front of livekit-server: passes API calls, signalling and webhooks through, "
-        "simulates egress (placeholder recordings to S3) and injects webhook faults (admin API: /_relay/).",
-        epilog="With --upstream, that server's webhook.urls must include http://127.0.0.1:PORT/webhook "
-        "(this relay): auto-egress starts on the server's room_started.",
-    )
-    parser.add_argument("--upstream", help="livekit-server's HTTP URL, e.g. http://127.0.0.1:7880")
-    parser.add_argument(
-        "--start-server", action="store_true", help="also start livekit-server (local/livekit/livekit.yaml)"
-    )
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument(
-        "--webhook-target", action="append", default=[], help="URL receiving webhooks (repeatable)"
-    )
-    parser.add_argument("--api-key", default=DEV_API_KEY)
-    parser.add_argument("--api-secret", default=DEV_API_SECRET)
-    parser.add_argument(
-        "--extra-key",
-        action="append",
-        default=[],
-        metavar="KEY=SECRET",
-        help="another accepted key (rotation)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for probabilistic faults")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    if not args.upstream and not args.start_server:
-        parser.error("give --upstream or --start-server")
-    if any("=" not in pair for pair in args.extra_key):
-        parser.error("--extra-key takes KEY=SECRET")
-    args.extra_keys = dict(pair.split("=", 1) for pair in args.extra_key)
-    return args
-
-
-async def _main(args: argparse.Namespace) -> None:
-    relay = Relay(
-        args.upstream,
-        port=args.port,
-        webhook_targets=args.webhook_target,
-        api_key=args.api_key,
-        api_secret=args.api_secret,
-        extra_keys=args.extra_keys,
-        seed=args.seed,
-    )
-    await relay.open()
-    server = None
-    try:
-        if args.start_server:
-            server = LiveKitServer(
-                api_key=args.api_key,
-                api_secret=args.api_secret,
-                extra_keys=args.extra_keys,
-                webhook_urls=[relay.webhook_url],
-            )
-            await asyncio.to_thread(server.start)
-            relay.upstream = server.http_url
-            log.info("livekit-server %s (log: %s)", server.http_url, server.log_path)
-        log.info(
-            "relay %s -> %s; server webhooks in at %s, out to %s",
-            relay.url,
-            relay.upstream,
-            relay.webhook_url,
-            relay.webhook_targets or "nobody",
-        )
-        print(f"LIVEKIT_URL={relay.url}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        if server is not None:
-            await asyncio.to_thread(server.stop)
-        await relay.close()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = _parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_main(args))

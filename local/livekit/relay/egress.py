@@ -34,6 +34,7 @@ from local.livekit.relay.protocol import TwirpError, encode_webhook, sign_webhoo
 from local.livekit.relay.recording import _file_outputs, _redact, _upload_all
 from local.livekit.relay.records import _Event
 
+# One logger name for the whole relay, whichever module logs (local.stack quiets it by this name).
 log = logging.getLogger("local.livekit.relay")
 
 Status = egress_pb.EgressStatus

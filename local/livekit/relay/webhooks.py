@@ -21,6 +21,7 @@ from aiohttp import web
 
 from local.livekit.relay.records import FAULT_ACTIONS, Fault, FaultAction, RecordAction, WebhookRecord, _Event
 
+# One logger name for the whole relay, whichever module logs (local.stack quiets it by this name).
 log = logging.getLogger("local.livekit.relay")
 
 

@@ -140,4 +140,4 @@ openapi: venv ## regenerate openapi.json (merged from the handlers; a test fails
 
 .PHONY: clean
 clean: ## remove build output and caches (keeps .venv and the tools cache)
-	@rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis .tmp .local-stack
+	@rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis .tmp .local-stack

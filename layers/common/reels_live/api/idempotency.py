@@ -43,14 +43,17 @@ def once_per_key(
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools types its result as Any
         data_keyword_argument="envelope", persistence_store=persistence(operation), config=config
     )
     def first_answer(envelope: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG001 (Powertools hashes it)
         return run().model_dump(mode="json")
 
     try:
-        return first_answer(envelope={"caller": caller, "key": key, "body": request.model_dump(mode="json")})
+        # The first answer's JSON, run now or replayed from the record.
+        answer: dict[str, Any] = first_answer(
+            envelope={"caller": caller, "key": key, "body": request.model_dump(mode="json")}
+        )
     except IdempotencyValidationError as error:
         raise IdempotencyKeyReused(
             f"This {IDEMPOTENCY_HEADER} was already used with a different body.", field=IDEMPOTENCY_HEADER
@@ -59,3 +62,4 @@ def once_per_key(
         raise IdempotentRequestInProgress(
             f"A request with this {IDEMPOTENCY_HEADER} is still in progress; retry shortly."
         ) from error
+    return answer

@@ -5,7 +5,8 @@ and every route documents that (replacing Powertools' default `HTTPValidationErr
 OpenAPI document says what the API really answers.
 """
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -18,6 +19,17 @@ from pydantic.alias_generators import to_camel
 from reels_live.api.schemas import ErrorEnvelope
 from reels_live.core.errors import DomainError, InvalidRequest
 from reels_live.core.observability import logger
+
+# What a Response's body holds: {"error": {...}} (api.schemas.ErrorEnvelope is its documented shape).
+type _Envelope = dict[str, dict[str, Any]]
+
+
+class _Problem(TypedDict):
+    """One validation problem as the envelope lists it."""
+
+    field: str | None
+    message: str
+
 
 VALIDATION_STATUS = 422
 _JSON_ONLY = "The body must be JSON (Content-Type: application/json)."
@@ -40,38 +52,38 @@ def http_api() -> APIGatewayHttpResolver:
     """A resolver with request/response validation and every error mapped to the envelope."""
     app = APIGatewayHttpResolver(enable_validation=True)
 
-    @app.exception_handler(RequestValidationError)
-    def _invalid(error: RequestValidationError) -> Response:
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _invalid(error: RequestValidationError) -> Response[_Envelope]:
         return error_response(_validation_error(error.errors()))
 
     # Bodies Powertools cannot read at all (found by the schemathesis run against the local stack): a
     # declared type other than JSON (multipart without a boundary raises a bare ValueError), or bytes that
     # are not UTF-8. Both are the caller's mistake, not a 500.
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _unsupported(_: RequestUnsupportedContentType) -> Response:
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _unsupported(_: RequestUnsupportedContentType) -> Response[_Envelope]:
         return error_response(InvalidRequest(_JSON_ONLY))
 
-    @app.exception_handler(UnicodeDecodeError)
-    def _undecodable(_: UnicodeDecodeError) -> Response:
+    @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _undecodable(_: UnicodeDecodeError) -> Response[_Envelope]:
         return error_response(InvalidRequest("The body is not valid JSON."))
 
-    @app.exception_handler(ValueError)
-    def _unreadable(error: ValueError) -> Response:
+    @app.exception_handler(ValueError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _unreadable(error: ValueError) -> Response[_Envelope]:
         content_type = app.current_event.headers.get("content-type", "").strip().lower()
         if content_type and not content_type.startswith("application/json"):
             return error_response(InvalidRequest(_JSON_ONLY))
-        return _unexpected(error)
+        return _unexpected(error)  # type: ignore[no-any-return]  # Any: its decorator is unannotated
 
-    @app.exception_handler(DomainError)
-    def _domain(error: DomainError) -> Response:
+    @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _domain(error: DomainError) -> Response[_Envelope]:
         return error_response(error)
 
     @app.not_found
-    def _no_route(_: Exception) -> Response:
+    def _no_route(_: Exception) -> Response[_Envelope]:
         return _envelope(404, {"code": "route_not_found", "message": "No such route."})
 
-    @app.exception_handler(Exception)
-    def _unexpected(_: Exception) -> Response:
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _unexpected(_: Exception) -> Response[_Envelope]:
         # Logged with the stack trace; the caller learns nothing internal.
         logger.exception("unhandled error")
         return _envelope(500, {"code": "internal_error", "message": "Something went wrong on our side."})
@@ -79,7 +91,7 @@ def http_api() -> APIGatewayHttpResolver:
     return app
 
 
-def error_response(error: DomainError) -> Response:
+def error_response(error: DomainError) -> Response[_Envelope]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.field:
         body["field"] = error.field
@@ -106,14 +118,14 @@ def documented(success: tuple[int, type[BaseModel], str], *errors: int) -> dict[
     return responses
 
 
-def _validation_error(errors: Any) -> InvalidRequest:
+def _validation_error(errors: Sequence[Any]) -> InvalidRequest:
     details = [_describe(error) for error in errors]
-    first = details[0] if details else {"field": None, "message": "Invalid request."}
+    first: _Problem = details[0] if details else {"field": None, "message": "Invalid request."}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return InvalidRequest(message, field=first["field"], errors=details)
 
 
-def _describe(error: dict[str, Any]) -> dict[str, Any]:
+def _describe(error: dict[str, Any]) -> _Problem:
     """Pydantic's error as {field, message}; `field` is the JSON path inside body, path, query or header."""
     location = list(error.get("loc", ()))
     # Defaults validated without input report the Python name; the API's names are camelCase.
@@ -130,7 +142,9 @@ def _describe(error: dict[str, Any]) -> dict[str, Any]:
     return {"field": field, "message": message}
 
 
-def _envelope(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def _envelope(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[_Envelope]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reels_live.core import retry
 from reels_live.core.config import settings
@@ -144,7 +144,7 @@ def _recording_egress(stream: Stream) -> api.RoomEgress:
 
 # One loop and one client per container: LiveKitAPI's aiohttp session belongs to the loop that made it.
 _loop: asyncio.AbstractEventLoop | None = None
-_client: Any = None
+_client: api.LiveKitAPI | None = None
 _client_key: str | None = None
 # Replaced in tests so retries do not wait.
 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

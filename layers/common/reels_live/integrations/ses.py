@@ -4,16 +4,21 @@ The client does not retry (botocore's retries would sleep where nobody can see t
 and backs off itself, and decides when SES has stayed down long enough to give up on email.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reels_live.core import aws
 from reels_live.core.config import settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2.type_defs import SendBulkEmailRequestTypeDef
 
 # SendBulkEmail takes at most 50 destinations a call (an SES quota, not in the API model).
 MAX_DESTINATIONS = 50
@@ -64,7 +69,7 @@ def send_bulk(destinations: Sequence[Destination], *, default_data: Mapping[str,
     if not 0 < len(destinations) <= MAX_DESTINATIONS:
         raise ValueError(f"1..{MAX_DESTINATIONS} destinations a call, not {len(destinations)}")
     config = settings()
-    request = {
+    request: SendBulkEmailRequestTypeDef = {
         "FromEmailAddress": config.email_sender_address,
         "ConfigurationSetName": config.email_configuration_set,
         "DefaultContent": {

@@ -1,14 +1,20 @@
 """The only module that talks to SNS: a platform endpoint per push token, and alerts published to them."""
 
+from __future__ import annotations
+
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reels_live.core import aws
 from reels_live.core.config import settings
 from reels_live.entities.people import Platform
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.client import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 # A go-live alert is stale once the moment has passed: APNs and FCM drop it after this long undelivered.
 TTL_SECONDS = 900
@@ -39,7 +45,7 @@ def create_endpoint(application_arn: str, token: str, user_id: str) -> str:
     """A new endpoint for a token (or the one SNS already has for it), enabled and labelled with the user."""
     try:
         response = _client().create_platform_endpoint(PlatformApplicationArn=application_arn, Token=token)
-        arn = response["EndpointArn"]
+        arn: str = response["EndpointArn"]
     except ClientError as error:
         found = _EXISTING.search(error.response.get("Error", {}).get("Message", ""))
         if not found:
@@ -95,7 +101,7 @@ def publish_go_live(arn: str, *, title: str, body: str, data: dict[str, str], co
         }
     )
     message = {"default": f"{title}: {body}", "APNS": apns, "APNS_SANDBOX": apns, "GCM": fcm}
-    attributes: dict[str, Any] = {
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
         name: {"DataType": "String", "StringValue": str(TTL_SECONDS)}
         for name in ("AWS.SNS.MOBILE.APNS.TTL", "AWS.SNS.MOBILE.APNS_SANDBOX.TTL", "AWS.SNS.MOBILE.FCM.TTL")
     }
@@ -111,7 +117,7 @@ def publish_go_live(arn: str, *, title: str, body: str, data: dict[str, str], co
         raise PushError(type(error).__name__) from error
 
 
-def _client() -> Any:
+def _client() -> SNSClient:
     return aws.client("sns")
 
 

@@ -1,8 +1,14 @@
 """The only module that sends to SQS: go-live continuations and notification chunks."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from reels_live.core import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageRequestTypeDef
 
 BATCH_ENTRIES = 10
 BATCH_BYTES = 262_144  # SendMessageBatch's limit on the sum of its message bodies
@@ -15,8 +21,10 @@ class QueueError(Exception):
 
 def send(queue_url: str, body: str, *, delay_seconds: int | None = None) -> None:
     """One message; `delay_seconds` overrides the queue's own delay (0: deliverable at once)."""
-    extra = {} if delay_seconds is None else {"DelaySeconds": delay_seconds}
-    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body, **extra)
+    request: SendMessageRequestTypeDef = {"QueueUrl": queue_url, "MessageBody": body}
+    if delay_seconds is not None:
+        request["DelaySeconds"] = delay_seconds
+    aws.client("sqs").send_message(**request)
 
 
 def send_batch(queue_url: str, bodies: Sequence[str]) -> int:

@@ -32,7 +32,7 @@ from reels_live.core.config import settings
 from reels_live.core.observability import logger, metrics
 from reels_live.entities.lifecycle import RecordingStatus, StreamStatus
 from reels_live.entities.live import Change, Snapshot
-from reels_live.entities.streams import Stream
+from reels_live.entities.streams import Role, Stream
 from reels_live.integrations import rooms
 from reels_live.live import go_live, tracking, transitions
 from reels_live.live.transitions import EgressUpdate
@@ -174,10 +174,10 @@ def _match_sessions(stream: Stream, now: int, report: Report) -> None:
     """
     open_in_table = {session.sid: session for session in live_store.open_sessions(stream.stream_id)}
     answer = rooms.list_participants([stream.room_name])
-    if answer.get(stream.room_name) is None:
+    fresh = answer.get(stream.room_name)
+    if fresh is None:
         # The call failed, or the room went in the meantime: the next run sees which.
         return
-    fresh = answer[stream.room_name]
     in_room = _tracked(stream, fresh)
     for sid, session in open_in_table.items():
         if sid in in_room:
@@ -190,7 +190,7 @@ def _match_sessions(stream: Stream, now: int, report: Report) -> None:
         role = transitions.role_of(info, stream.author_id)
         assert role is not None
 
-        def open_(snap: Snapshot, info=info, role=role) -> Change | None:
+        def open_(snap: Snapshot, info: ParticipantInfo = info, role: Role = role) -> Change | None:
             joined_at = info.joined_at_ms or info.joined_at * 1000 or now
             return transitions.connected(
                 snap, sid=info.sid, user_id=info.identity, role=role, joined_at=joined_at

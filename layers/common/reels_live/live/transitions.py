@@ -15,8 +15,11 @@ Times are epoch ms of the event (LiveKit's clock), so the same events give the s
 however often they are delivered.
 """
 
+from __future__ import annotations
+
 import hashlib
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from livekit.protocol.egress import EgressInfo, EgressStatus
 from livekit.protocol.models import ParticipantInfo
@@ -26,6 +29,17 @@ from reels_live.entities.live import Change, Snapshot
 from reels_live.entities.participants import Participant, Session
 from reels_live.entities.reels import Reel
 from reels_live.entities.streams import Role, Stream
+
+if TYPE_CHECKING:
+
+    class _Parts(TypedDict, total=False):
+        """What a Change holds besides the stream (the reel is `_change`'s to add)."""
+
+        participant: Participant | None
+        session: Session | None
+        release_lock: bool
+        reason: str
+
 
 GO_LIVE = "go_live"
 
@@ -86,7 +100,7 @@ def connected(snap: Snapshot, *, sid: str, user_id: str, role: Role, joined_at: 
             "first_connected_at": joined_at if first_session else participant.first_connected_at,
         }
     )
-    updates: dict = {
+    updates: dict[str, object] = {
         "open_sessions": stream.open_sessions + 1,
         "presence_digest": toggle_presence(stream.presence_digest, sid),
     }
@@ -147,7 +161,7 @@ def disconnected(
             "left_at": max(left_at, participant.left_at or 0),
         }
     )
-    updates: dict = {
+    updates: dict[str, object] = {
         "open_sessions": max(0, stream.open_sessions - 1),
         "presence_digest": toggle_presence(stream.presence_digest, sid),
     }
@@ -204,7 +218,7 @@ class EgressUpdate:
     error: str | None = None
 
     @classmethod
-    def of(cls, info: EgressInfo) -> "EgressUpdate":
+    def of(cls, info: EgressInfo) -> EgressUpdate:
         results = list(info.file_results) or ([info.file] if info.HasField("file") else [])
         location = next((result.location for result in results if result.location), None)
         status = {
@@ -288,7 +302,7 @@ def _recorded(snap: Snapshot, *, sid: str, user_id: str, role: Role, joined_at: 
     return _change(stream, participant=participant, session=session, reason="session_recorded")
 
 
-def _change(stream: Stream, **parts) -> Change:
+def _change(stream: Stream, **parts: Unpack[_Parts]) -> Change:
     """A change, plus the reel when it completes what a reel needs (exactly once: `reelId` marks it)."""
     change = Change(stream=stream, **parts)
     if (

@@ -17,13 +17,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import batched
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from reels_live.core import clock, retry
 from reels_live.core.config import Settings, settings
 from reels_live.core.observability import logger, metrics
-from reels_live.entities.notifications import AlertState, Claim, Notification, NotificationKind, Recipient
+from reels_live.entities.notifications import (
+    AlertClaim,
+    AlertState,
+    Claim,
+    Notification,
+    NotificationKind,
+    Recipient,
+)
 from reels_live.integrations import ses, sns
 from reels_live.notifications import unsubscribe
 from reels_live.notifications.messages import NotificationChunk
@@ -91,7 +99,7 @@ def deliver_chunk(chunk: NotificationChunk, *, deadline_ms: int) -> DeliveryRepo
                 "muted" if chunk.creator_id in recipient.preferences.muted_creator_ids else "switched_off"
             )
 
-    def claim(candidate: tuple[Recipient, Channels]) -> store.AlertClaim:
+    def claim(candidate: tuple[Recipient, Channels]) -> AlertClaim:
         return store.claim_alert(
             candidate[0].user_id,
             chunk.creator_id,
@@ -287,7 +295,7 @@ def _wait_within(seconds: float, deadline_ms: int) -> bool:
     return True
 
 
-def _marker(plan: _Plan, chunk: NotificationChunk, state: AlertState, now_ms: int) -> dict:
+def _marker(plan: _Plan, chunk: NotificationChunk, state: AlertState, now_ms: int) -> dict[str, Any]:
     return store.alert_item(
         plan.recipient.user_id,
         chunk.creator_id,

@@ -1,10 +1,19 @@
 """BatchGetItem and BatchWriteItem with their unprocessed leftovers retried (DynamoDB may return some)."""
 
+from __future__ import annotations
+
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reels_live.core import clock, retry
 from reels_live.store.table import client, from_attributes, name, to_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import (
+        KeysAndAttributesTypeDef,
+        KeysAndAttributesUnionTypeDef,
+        WriteRequestUnionTypeDef,
+    )
 
 GET_LIMIT = 100
 WRITE_LIMIT = 25
@@ -23,12 +32,12 @@ def get_items(
     """Every item that exists among `keys`, in batches of 100 (order not kept)."""
     found: list[dict[str, Any]] = []
     for batch in _batches(keys, GET_LIMIT):
-        request: dict[str, Any] = {"Keys": [to_attributes(key) for key in batch]}
+        request: KeysAndAttributesTypeDef = {"Keys": [to_attributes(key) for key in batch]}
         if projection:
             request["ProjectionExpression"] = projection
         if consistent:
             request["ConsistentRead"] = True
-        pending: dict[str, Any] = {name(): request}
+        pending: Mapping[str, KeysAndAttributesUnionTypeDef] = {name(): request}
         for attempt in range(ATTEMPTS):
             response = client().batch_get_item(RequestItems=pending)
             found += [from_attributes(item) for item in response["Responses"].get(name(), [])]
@@ -41,11 +50,13 @@ def get_items(
     return found
 
 
-def put_items(items: Sequence[Mapping[str, Any]]) -> int:
+def put_items(items: Sequence[Mapping[str, object]]) -> int:
     """Write (overwrite) items in batches of 25; returns the number of BatchWriteItem calls."""
     calls = 0
     for batch in _batches(items, WRITE_LIMIT):
-        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": to_attributes(item)}} for item in batch]
+        pending: Sequence[WriteRequestUnionTypeDef] = [
+            {"PutRequest": {"Item": to_attributes(item)}} for item in batch
+        ]
         for attempt in range(ATTEMPTS):
             calls += 1
             response = client().batch_write_item(RequestItems={name(): pending})

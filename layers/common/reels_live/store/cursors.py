@@ -4,13 +4,18 @@ A cursor is only ever a position inside the partition the query is already pinne
 can move a page within that list but never read another partition.
 """
 
+from __future__ import annotations
+
 import binascii
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reels_live.core.encoding import b64url_decode, b64url_encode
 from reels_live.store.table import from_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryOutputTypeDef
 
 
 class InvalidCursor(Exception):
@@ -47,7 +52,7 @@ def decode(
     return data
 
 
-def after(response: Mapping[str, Any]) -> str | None:
+def after(response: QueryOutputTypeDef) -> str | None:
     """The cursor after a Query page (its LastEvaluatedKey), or None on the last page."""
     last = response.get("LastEvaluatedKey")
     return encode(from_attributes(last)) if last else None

@@ -1,7 +1,9 @@
 """Push devices: one `DEVICES` item per user (optimistic, versioned) and one owner item per push token."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +16,9 @@ from reels_live.store.table import (
     name,
     to_attributes,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 
 class ConcurrentChange(Exception):
@@ -69,7 +74,7 @@ def save_devices(
     `previous_owner` (user, their set as read, their devices without this token) moves a token that
     changed hands (a phone signed into another account) in the same transaction.
     """
-    items = [
+    items: list[TransactWriteItemTypeDef] = [
         _devices_put(user_id, current, devices, now_ms),
         {
             "Put": {
@@ -103,7 +108,7 @@ def remove_device(
 ) -> None:
     """Drop one device from the user's set and forget its token (if the token still points here)."""
     remaining = {key: value for key, value in current.devices.items() if key != device_id}
-    items: list[dict[str, Any]] = [_devices_put(user_id, current, remaining, now_ms)]
+    items: list[TransactWriteItemTypeDef] = [_devices_put(user_id, current, remaining, now_ms)]
     if token_hash:
         items.append(
             {
@@ -141,10 +146,12 @@ def devices_item(user_id: str, devices: dict[str, Device], *, version: int, now_
     }
 
 
-def _devices_put(user_id: str, current: DeviceSet, devices: dict[str, Device], now_ms: int) -> dict[str, Any]:
+def _devices_put(
+    user_id: str, current: DeviceSet, devices: dict[str, Device], now_ms: int
+) -> TransactWriteItemTypeDef:
     item = devices_item(user_id, devices, version=current.version + 1, now_ms=now_ms)
     condition = "attribute_not_exists(PK)" if current.version == 0 else "version = :version"
-    put: dict[str, Any] = {"TableName": name(), "Item": to_attributes(item), "ConditionExpression": condition}
+    put: PutTypeDef = {"TableName": name(), "Item": to_attributes(item), "ConditionExpression": condition}
     if current.version:
         put["ExpressionAttributeValues"] = to_attributes({":version": current.version})
     return {"Put": put}

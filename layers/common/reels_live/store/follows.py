@@ -1,7 +1,9 @@
 """Follow edges: in the follower's partition, and on GSI1 among the creator's followers; counts on profiles."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +16,9 @@ from reels_live.store.table import (
     name,
     to_attributes,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
 
 
 class UserMissing(Exception):
@@ -109,7 +114,7 @@ def followers_query(
         pinned={keys.GSI1PK: partition},
         prefixes={keys.GSI1SK: "", keys.PK: keys.USER_PREFIX, keys.SK: keys.FOLLOWS_PREFIX},
     )
-    request: dict[str, Any] = {
+    request: QueryInputTypeDef = {
         "TableName": name(),
         "IndexName": keys.GSI1,
         "KeyConditionExpression": "GSI1PK = :partition",
@@ -128,7 +133,7 @@ def following(follower_id: str, *, limit: int, cursor: str | None) -> FollowPage
     """Who a user follows, ordered by the followed user's id (the edge's sort key)."""
     partition = keys.user_partition(follower_id)
     start = cursors.decode(cursor, pinned={keys.PK: partition}, prefixes={keys.SK: keys.FOLLOWS_PREFIX})
-    request: dict[str, Any] = {
+    request: QueryInputTypeDef = {
         "TableName": name(),
         "KeyConditionExpression": "PK = :partition AND begins_with(SK, :prefix)",
         "ExpressionAttributeValues": to_attributes({":partition": partition, ":prefix": keys.FOLLOWS_PREFIX}),
@@ -144,8 +149,10 @@ def following(follower_id: str, *, limit: int, cursor: str | None) -> FollowPage
     return FollowPage(entries, cursors.after(response))
 
 
-def _count(user_id: str, attribute: str, delta: int, *, must_exist: bool, now_ms: int) -> dict[str, Any]:
-    update: dict[str, Any] = {
+def _count(
+    user_id: str, attribute: str, delta: int, *, must_exist: bool, now_ms: int
+) -> TransactWriteItemTypeDef:
+    update: UpdateTypeDef = {
         "TableName": name(),
         "Key": to_attributes(keys.profile(user_id)),
         # if_not_exists on the identity fields: a follower with no profile yet gets a minimal one.

@@ -1,7 +1,9 @@
 """The in-app inbox: `USER#id / INBOX#<notificationId>` items, newest first, expiring by TTL."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +17,9 @@ from reels_live.store.table import (
     to_attributes,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
 
 @dataclass(frozen=True)
 class NotificationPageData:
@@ -26,7 +31,7 @@ def inbox(user_id: str, *, limit: int, cursor: str | None, now_s: int) -> Notifi
     """The user's in-app notifications, newest first; expired ones (TTL not yet applied) are left out."""
     partition = keys.user_partition(user_id)
     start = cursors.decode(cursor, pinned={keys.PK: partition}, prefixes={keys.SK: keys.INBOX_PREFIX})
-    request: dict[str, Any] = {
+    request: QueryInputTypeDef = {
         "TableName": name(),
         "KeyConditionExpression": "PK = :partition AND begins_with(SK, :prefix)",
         "FilterExpression": "#expires > :now",

@@ -1,11 +1,16 @@
 """Stream lists read by key: live streams from GSI2's LIVE shards, a creator's streams from GSI1."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reels_live.entities.streams import Stream
 from reels_live.store import batch, keys
 from reels_live.store.table import client, from_attributes, name, to_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 
 @dataclass(frozen=True)
@@ -29,18 +34,19 @@ def live_streams(positions: dict[int, str], exhausted: frozenset[int], limit: in
     for shard in range(keys.STATUS_SHARDS):
         if shard in exhausted:
             continue
-        request: dict[str, Any] = {
-            "IndexName": keys.GSI2,
-            "KeyConditionExpression": "GSI2PK = :pk",
-            "ExpressionAttributeValues": {":pk": keys.status_partition(keys.LIVE, shard)},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        condition = "GSI2PK = :pk"
+        values = {":pk": keys.status_partition(keys.LIVE, shard)}
         if shard in positions:
-            request["KeyConditionExpression"] += " AND GSI2SK < :position"
-            request["ExpressionAttributeValues"][":position"] = positions[shard]
-        request["ExpressionAttributeValues"] = to_attributes(request["ExpressionAttributeValues"])
-        page = client().query(TableName=name(), **request)
+            condition += " AND GSI2SK < :position"
+            values[":position"] = positions[shard]
+        page = client().query(
+            TableName=name(),
+            IndexName=keys.GSI2,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=to_attributes(values),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
         found = [from_attributes(item)[keys.GSI2SK] for item in page["Items"]]
         candidates += [(sort_key, shard) for sort_key in found]
         shard_more[shard] = "LastEvaluatedKey" in page
@@ -67,7 +73,8 @@ def author_streams(
     author_id: str, limit: int, start: dict[str, str] | None
 ) -> tuple[list[Stream], dict[str, str] | None]:
     """A creator's streams newest first (GSI1, projection ALL: no second read) and the next page's start."""
-    request: dict[str, Any] = {
+    request: QueryInputTypeDef = {
+        "TableName": name(),
         "IndexName": keys.GSI1,
         "KeyConditionExpression": "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
         "ExpressionAttributeValues": to_attributes(
@@ -78,7 +85,7 @@ def author_streams(
     }
     if start:
         request["ExclusiveStartKey"] = to_attributes(start)
-    page = client().query(TableName=name(), **request)
+    page = client().query(**request)
     streams = [Stream.model_validate(from_attributes(item)) for item in page["Items"]]
     last = page.get("LastEvaluatedKey")
     return streams, (from_attributes(last) if last else None)

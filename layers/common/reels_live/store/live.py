@@ -7,8 +7,10 @@ session carry a `version` that each commit checks and bumps. A concurrent writer
 transaction, so an event is remembered as applied exactly when its change is.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +20,12 @@ from reels_live.entities.streams import Stream
 from reels_live.store import batch, keys
 from reels_live.store.streams import release_lock_action, watch_index
 from reels_live.store.table import cancellation_codes, client, from_attributes, name, to_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
+# What a versioned commit writes: the items that carry a `version`.
+type _Versioned = Stream | Participant | Session
 
 
 class Conflict(Exception):
@@ -64,6 +72,7 @@ def open_sessions(stream_id: str) -> list[Session]:
     return [
         Session.model_validate(item)
         for item in _query(
+            TableName=name(),
             KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
             FilterExpression="connected = :yes",
             ExpressionAttributeValues=to_attributes(
@@ -75,7 +84,7 @@ def open_sessions(stream_id: str) -> list[Session]:
 
 def commit(before: Snapshot, change: Change, *, event_id: str | None, event: str, expires_at_s: int) -> None:
     """Write `change` if nothing changed since `before` was read; raises Conflict or EventAlreadyApplied."""
-    actions: list[dict[str, Any]] = []
+    actions: list[TransactWriteItemTypeDef] = []
     if event_id is not None:
         record = {
             **keys.webhook_event(event_id),
@@ -153,6 +162,7 @@ def clear_go_live_pending(stream_id: str) -> None:
 def watched_stream_ids(prefix: str, shard: int) -> Iterator[tuple[str, int]]:
     """(stream id, since) of one GSI2 shard (PREPARING, LIVE or SETTLING), paged by key, oldest first."""
     for item in _query(
+        TableName=name(),
         IndexName=keys.GSI2,
         KeyConditionExpression="GSI2PK = :pk",
         ExpressionAttributeValues=to_attributes({":pk": keys.status_partition(prefix, shard)}),
@@ -160,15 +170,35 @@ def watched_stream_ids(prefix: str, shard: int) -> Iterator[tuple[str, int]]:
         yield keys.stream_id_of_status_key(item[keys.GSI2SK])
 
 
+@overload
 def _versioned(
     key: Mapping[str, str],
-    before: Any,
-    after: Any,
+    before: _Versioned | None,
+    after: _Versioned,
     *,
     entity: str | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, object] | None = None,
+    always_check: Literal[True],
+) -> TransactWriteItemTypeDef: ...
+@overload
+def _versioned(
+    key: Mapping[str, str],
+    before: _Versioned | None,
+    after: _Versioned,
+    *,
+    entity: str | None = None,
+    extra: Mapping[str, object] | None = None,
     always_check: bool = False,
-) -> dict[str, Any] | None:
+) -> TransactWriteItemTypeDef | None: ...
+def _versioned(
+    key: Mapping[str, str],
+    before: _Versioned | None,
+    after: _Versioned,
+    *,
+    entity: str | None = None,
+    extra: Mapping[str, object] | None = None,
+    always_check: bool = False,
+) -> TransactWriteItemTypeDef | None:
     """Create the item (it did not exist) or update what changed, if its version is still the one read."""
     if before is None:
         item = {**after.model_dump(by_alias=True, exclude_none=True), **key, "version": 1}
@@ -205,7 +235,7 @@ def _versioned(
             }
         }
     names = {"#version": "version"}
-    values: dict[str, Any] = {**condition_values, ":next": before.version + 1}
+    values: dict[str, object] = {**condition_values, ":next": before.version + 1}
     assignments = ["#version = :next"]
     for index, (attribute, value) in enumerate(sorted(set_values.items())):
         names[f"#s{index}"] = attribute
@@ -234,9 +264,9 @@ def _index_update(index: Mapping[str, str] | None) -> dict[str, str | None]:
     return dict(index)
 
 
-def _query(**request: Any) -> Iterator[dict[str, Any]]:
+def _query(**request: Unpack[QueryInputTypeDef]) -> Iterator[dict[str, Any]]:
     while True:
-        page = client().query(TableName=name(), **request)
+        page = client().query(**request)
         yield from (from_attributes(item) for item in page["Items"])
         if "LastEvaluatedKey" not in page:
             return

@@ -1,7 +1,10 @@
 """The go-live fan-out's items: announcements, follower pages, recipients, alert markers, inbox writes."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -20,6 +23,9 @@ from reels_live.store.devices import devices_from_item
 from reels_live.store.follows import followers_query
 from reels_live.store.preferences import preferences_from_item
 from reels_live.store.table import client, from_attributes, is_condition_failure, name, to_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemInputTypeDef
 
 # An alert marker outlives its cooldown by a day, so a chunk replayed from the DLQ within a day still finds
 # whom it already reached.
@@ -90,7 +96,7 @@ def checkpoint(
 ) -> None:
     """Remember how far the paging got, so a crashed or continued fan-out resumes after this page."""
     expression = "SET pages = :pages, chunks = :chunks, recipients = :recipients"
-    values: dict[str, Any] = {":pages": pages, ":chunks": chunks, ":recipients": recipients}
+    values: dict[str, object] = {":pages": pages, ":chunks": chunks, ":recipients": recipients}
     if cursor is None:
         expression += " REMOVE #cursor"
     else:
@@ -100,7 +106,7 @@ def checkpoint(
 
 
 def finish(stream_id: str, token: str, status: AnnouncementStatus, *, reason: str | None = None) -> None:
-    values: dict[str, Any] = {":status": status.value, ":zero": 0}
+    values: dict[str, object] = {":status": status.value, ":zero": 0}
     expression = "SET #status = :status, leaseUntil = :zero"
     if reason:
         expression += ", reason = :reason"
@@ -117,13 +123,13 @@ def _update_owned(
     stream_id: str,
     token: str,
     expression: str,
-    values: dict[str, Any],
+    values: Mapping[str, object],
     *,
     names: dict[str, str] | None = None,
 ) -> None:
     # DynamoDB rejects unused attribute names, so pass only those the expression mentions.
     used = {key: value for key, value in {"#status": "status", **(names or {})}.items() if key in expression}
-    request: dict[str, Any] = {
+    request: UpdateItemInputTypeDef = {
         "TableName": name(),
         "Key": to_attributes(keys.announcement(stream_id)),
         "UpdateExpression": expression,
@@ -226,7 +232,10 @@ def claim_alert(
     except ClientError as error:
         if not is_condition_failure(error):
             raise
-        old = from_attributes(error.response.get("Item") or {})
+        # With ReturnValuesOnConditionCheckFailure the error carries the item, which the stubs' ClientError
+        # response does not declare.
+        item = cast("Mapping[str, AttributeValueTypeDef] | None", error.response.get("Item"))
+        old = from_attributes(item or {})
     if old.get("streamId") != stream_id:
         return AlertClaim(Claim.COOLDOWN, int(old.get("cooldownUntil", 0)))
     if old.get("state") == AlertState.DELIVERED:

@@ -36,7 +36,7 @@ def get_preferences(user_id: str) -> NotificationPreferences:
 
 
 def put_preferences(user_id: str, preferences: NotificationPreferences, *, now_ms: int) -> None:
-    item: dict[str, Any] = {
+    item: dict[str, object] = {
         **keys.preferences(user_id),
         keys.ENTITY: "preferences",
         "userId": user_id,

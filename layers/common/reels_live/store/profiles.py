@@ -60,7 +60,7 @@ def update_profile(
         "#entity = :entity",
     ]
     removes = []
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         ":name": display_name,
         ":user": user_id,
         ":now": now_ms,
@@ -112,7 +112,7 @@ def profiles(user_ids: list[str]) -> dict[str, Profile]:
     return {item["userId"]: Profile.model_validate(item) for item in items}
 
 
-def _email_update(email: str | None, drop: bool) -> tuple[list[str], list[str], dict[str, Any]]:
+def _email_update(email: str | None, drop: bool) -> tuple[list[str], list[str], dict[str, object]]:
     if email is not None:
         return ["email = :email"], [], {":email": email}
     return [], (["email"] if drop else []), {}

@@ -1,7 +1,10 @@
 """Stream, participant, lock and quota items: the lifecycle's access patterns."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +21,9 @@ from reels_live.store.table import (
     name,
     to_attributes,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 HOUR_MS = 3_600_000
 
@@ -53,7 +59,7 @@ def watch_index(stream: Stream) -> dict[str, str] | None:
     return None
 
 
-def release_lock_action(stream: Stream) -> dict[str, Any]:
+def release_lock_action(stream: Stream) -> TransactWriteItemTypeDef:
     """Transaction action deleting the creator's active-stream lock, if it is this stream's."""
     return {
         "Delete": {
@@ -190,7 +196,7 @@ def end_stream(stream: Stream, *, ended_at: int, save_as_reel: bool, reason: str
     """
     ended = stream.ended(ended_at, reason=reason, save_as_reel=save_as_reel)
     index = watch_index(ended)
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         ":ended": StreamStatus.ENDED.value,
         ":expected": stream.status.value,
         ":ended_at": ended_at,
@@ -235,8 +241,8 @@ def end_stream(stream: Stream, *, ended_at: int, save_as_reel: bool, reason: str
     return ended
 
 
-def _put(item: dict[str, Any], condition: str | None) -> dict[str, Any]:
-    put: dict[str, Any] = {"TableName": name(), "Item": to_attributes(item)}
+def _put(item: Mapping[str, object], condition: str | None) -> TransactWriteItemTypeDef:
+    put: PutTypeDef = {"TableName": name(), "Item": to_attributes(item)}
     if condition:
         put["ConditionExpression"] = condition
     return {"Put": put}

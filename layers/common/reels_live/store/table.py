@@ -1,7 +1,9 @@
 """Low-level helpers shared by the store modules: the client, (de)serialisation, condition failures."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -9,11 +11,15 @@ from botocore.exceptions import ClientError
 from reels_live.core import aws
 from reels_live.core.config import settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-def client() -> Any:
+def client() -> DynamoDBClient:
     return aws.client("dynamodb")
 
 
@@ -21,12 +27,12 @@ def name() -> str:
     return settings().table_name
 
 
-def to_attributes(values: Mapping[str, Any]) -> dict[str, Any]:
+def to_attributes(values: Mapping[str, object]) -> dict[str, AttributeValueTypeDef]:
     """Python values to DynamoDB's typed form, leaving out None (absent attributes, not NULLs)."""
     return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
 
 
-def from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+def from_attributes(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 

@@ -14,7 +14,7 @@ from reels_live.core.errors import (
     StreamRequiresPayment,
 )
 from reels_live.core.observability import logger, metrics
-from reels_live.entities.lifecycle import StreamStatus, can_transition
+from reels_live.entities.lifecycle import RecordingStatus, StreamStatus, can_transition
 from reels_live.entities.participants import Participant
 from reels_live.entities.streams import Role, Stream, room_name
 from reels_live.integrations import access_tokens, rooms
@@ -47,7 +47,7 @@ def start_stream(author_id: str, request: CreateStreamRequest) -> StreamWithConn
         created_at=now,
         **request.model_dump(exclude={"record"}),
         record=request.record,
-        recording_status="pending" if request.record else "none",
+        recording_status=RecordingStatus.PENDING if request.record else RecordingStatus.NONE,
     )
     try:
         rooms.create_room(stream)

@@ -77,7 +77,7 @@ format: venv ## apply ruff fixes and formatting
 
 .PHONY: imports
 imports: venv ## the domain package's import contracts (import-linter, pyproject.toml)
-	@PYTHONPATH=layers/common $(VENV)/bin/lint-imports --config pyproject.toml --no-cache
+	@PYTHONPATH=layers/common $(VENV)/bin/lint-imports pyproject.toml --no-cache
 
 .PHONY: typecheck
 typecheck: venv ## mypy, strict on the domain package (pyproject.toml)

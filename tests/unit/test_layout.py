@@ -132,7 +132,7 @@ def test_no_module_is_long_without_a_reason_at_its_top():
 def lint_imports(package_root: Path) -> subprocess.CompletedProcess[str]:
     executable = Path(sys.executable).with_name("lint-imports")
     return subprocess.run(
-        [str(executable), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        [str(executable), str(ROOT / "pyproject.toml"), "--no-cache"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(package_root)},
         capture_output=True,

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from reels_live.entities.lifecycle import StreamStatus
+from reels_live.store import keys
 from tests.support import aws as table
 from tests.support import queues, stack
 from tests.support.social import STREAM_ID, followers_of, put_stream, sign_up
@@ -45,7 +46,7 @@ def test_a_live_stream_becomes_chunks_carrying_the_alert_for_every_follower(froz
         "recipientIds": chunk["recipientIds"],
     }
     assert sorted(chunk["recipientIds"]) == followers
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     assert announcement["status"] == "done"
     assert (announcement["pages"], announcement["chunks"], announcement["recipients"]) == (1, 1, 3)
     assert announcement["expiresAt"] > frozen_clock.now_ms // 1000
@@ -63,7 +64,7 @@ def test_followers_are_split_into_chunks_and_pages_each_follower_once(frozen_clo
     assert sorted(recipients) == followers
     assert max(len(chunk["recipientIds"]) for chunk in chunks) == 2
     assert len(chunks) == 23
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     # Pages of 2 x 10 followers: 20, 20, 5.
     assert (announcement["pages"], announcement["chunks"], announcement["recipients"]) == (3, 23, 45)
 
@@ -88,7 +89,7 @@ def test_a_duplicate_go_live_message_changes_nothing(frozen_clock):
 
     assert len(first) == 1
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["chunks"] == 1
+    assert table.get(keys.announcement(STREAM_ID))["chunks"] == 1
 
 
 def test_a_go_live_arriving_while_another_copy_fans_out_is_left_to_that_one(frozen_clock):
@@ -106,7 +107,7 @@ def test_a_go_live_arriving_while_another_copy_fans_out_is_left_to_that_one(froz
 
     assert go_live() == []
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["leaseToken"] == "other"
+    assert table.get(keys.announcement(STREAM_ID))["leaseToken"] == "other"
 
 
 @pytest.mark.parametrize("status", [StreamStatus.ENDED, StreamStatus.ERROR])
@@ -117,7 +118,7 @@ def test_a_stream_that_ended_within_the_settle_delay_alerts_nobody(frozen_clock,
     assert go_live() == []
 
     assert queues.chunk_messages() == []
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     assert announcement["status"] == "skipped"
     assert announcement["reason"] == "not_live"
     # A late duplicate does not resurrect it either.
@@ -130,7 +131,7 @@ def test_an_unknown_stream_alerts_nobody(frozen_clock):
     assert go_live() == []
 
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "skipped"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "skipped"
 
 
 def test_a_creator_without_followers_is_announced_with_no_chunks(frozen_clock):
@@ -140,7 +141,7 @@ def test_a_creator_without_followers_is_announced_with_no_chunks(frozen_clock):
     assert go_live() == []
 
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "done"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "done"
 
 
 def test_only_the_bad_message_of_a_batch_is_reported_failed(frozen_clock):
@@ -167,7 +168,7 @@ def test_a_fan_out_short_of_time_continues_in_a_new_message_from_its_checkpoint(
 
     first = queues.chunk_messages()
     assert len(first) == 10
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     assert announcement["status"] == "fanning_out"
     assert announcement["leaseUntil"] == 0
     [continuation] = queues.bodies("GoLiveQueue")
@@ -180,7 +181,7 @@ def test_a_fan_out_short_of_time_continues_in_a_new_message_from_its_checkpoint(
     rest = queues.chunk_messages()
     recipients = [user for chunk in first + rest for user in chunk["recipientIds"]]
     assert sorted(recipients) == followers
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "done"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "done"
 
 
 def test_a_crashed_fan_out_is_resumed_by_the_retry_after_its_lease(frozen_clock, monkeypatch):
@@ -209,7 +210,7 @@ def test_a_crashed_fan_out_is_resumed_by_the_retry_after_its_lease(frozen_clock,
 
     recipients = [user for chunk in queues.chunk_messages() for user in chunk["recipientIds"]]
     assert sorted(recipients) == followers
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "done"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "done"
 
 
 def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue_intact(frozen_clock):

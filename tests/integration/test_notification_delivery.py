@@ -14,6 +14,7 @@ from moto.sns.models import sns_backends
 
 from reels_live.integrations import ses as email_module
 from reels_live.integrations import sns as push_module
+from reels_live.store import keys
 from reels_live.store import notifications as notification_store
 from tests.support import api, queues, stack
 from tests.support import aws as table
@@ -146,8 +147,8 @@ def test_each_follower_gets_the_alert_by_email_push_and_in_app_once(frozen_clock
             "createdAt": frozen_clock.now_ms,
             "readAt": None,
         }
-        assert table.item(f"USER#{user}", "ALERT#user-alice")["state"] == "delivered"
-    stored = table.item("USER#user-bob", f"INBOX#{STREAM_ID}")
+        assert table.get(keys.alert(user, "user-alice"))["state"] == "delivered"
+    stored = table.get(keys.inbox("user-bob", STREAM_ID))
     assert stored["expiresAt"] == frozen_clock.now_ms // 1000 + 30 * 86_400
 
     counted = metrics(capsys)
@@ -226,7 +227,7 @@ def test_a_chunk_that_crashed_before_sending_is_delivered_by_its_retry_once(
 
     monkeypatch.setattr(push_module, "publish_go_live", broken)
     assert len(deliver(chunks)) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "claimed"
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "claimed"
     monkeypatch.setattr(push_module, "publish_go_live", real_publish)
 
     # Retried while the crashed attempt's claims still hold: nothing is sent twice, nothing yet either.
@@ -252,8 +253,8 @@ def test_a_crash_after_push_and_in_app_were_recorded_retries_only_the_email(
 
     monkeypatch.setattr(email_module, "send_bulk", broken)
     assert len(deliver(chunks)) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "email_pending"
-    assert table.item("USER#user-carol", "ALERT#user-alice")["state"] == "delivered"
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "email_pending"
+    assert table.get(keys.alert("user-carol", "user-alice"))["state"] == "delivered"
     monkeypatch.setattr(email_module, "send_bulk", real_send)
 
     frozen_clock.advance(seconds=LEASE_S + 1)
@@ -262,7 +263,7 @@ def test_a_crash_after_push_and_in_app_were_recorded_retries_only_the_email(
     assert sorted(sent.to for sent in ses_outbox.sent) == ["user-bob@example.com", "user-dave@example.com"]
     assert len(pushes("user-bob")) == 1
     assert len(inbox("user-bob")) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "delivered"
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "delivered"
 
 
 def test_the_named_window_a_crash_between_sending_and_recording_repeats_that_group(
@@ -339,8 +340,8 @@ def test_muted_creators_and_all_channels_off_reach_nobody_and_write_nothing(froz
     assert [sent.to for sent in ses_outbox.sent] == []
     assert pushes("user-bob") == []
     assert inbox("user-bob") == inbox("user-dave") == []
-    assert table.item("USER#user-bob", "ALERT#user-alice") is None
-    assert table.item("USER#user-dave", "ALERT#user-alice") is None
+    assert table.get(keys.alert("user-bob", "user-alice")) is None
+    assert table.get(keys.alert("user-dave", "user-alice")) is None
     assert len(pushes("user-carol")) == 1
 
 
@@ -396,7 +397,7 @@ def test_a_disabled_or_deleted_endpoint_loses_its_device_and_the_others_still_ge
 ):
     everyone(frozen_clock)
     stale = register_device("user-bob", "c" * 64, "ios")
-    arn = table.item("USER#user-bob", "DEVICES")["devices"][stale["deviceId"]]["endpointArn"]
+    arn = table.get(keys.devices("user-bob"))["devices"][stale["deviceId"]]["endpointArn"]
     if how == "disabled":
         sns().set_endpoint_attributes(EndpointArn=arn, Attributes={"Enabled": "false"})
     else:
@@ -405,10 +406,10 @@ def test_a_disabled_or_deleted_endpoint_loses_its_device_and_the_others_still_ge
     deliver(go_live(frozen_clock))
 
     assert len(pushes("user-bob")) == 1
-    devices = table.item("USER#user-bob", "DEVICES")["devices"]
+    devices = table.get(keys.devices("user-bob"))["devices"]
     assert stale["deviceId"] not in devices
     assert len(devices) == 1
-    assert len(table.items("PUSH_TOKEN#")) == 2  # bob's live device and carol's
+    assert len(table.items(keys.PUSH_TOKEN_PK_PREFIX)) == 2  # bob's live device and carol's
     counted = metrics(capsys)
     assert counted["PushDevicesRemoved"] == 1
     assert counted["PushSent"] == 2
@@ -450,7 +451,7 @@ def test_when_ses_stays_down_in_app_still_lands_and_metrics_say_what_was_not_sen
     assert ses_outbox.sent == []
     assert all(len(inbox(user)) == 1 for user in ["user-bob", "user-carol", "user-dave"])
     assert len(pushes("user-bob")) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "delivered"
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "delivered"
     counted = metrics(capsys)
     assert counted["EmailNotSent"] == 2
     assert counted["EmailThrottled"] == 5

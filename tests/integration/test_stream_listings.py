@@ -111,9 +111,12 @@ def encode(data) -> str:
         pytest.param(encode([1, 2]), id="not-an-object"),
         pytest.param(encode({"p": {}, "x": [], "extra": 1}), id="extra-key"),
         pytest.param(
-            encode({"p": {"9": "0001795600000000#01JDQ3Z8G7N2V4K6M8P0R2T4W6"}, "x": []}), id="no-such-shard"
+            encode(
+                {"p": {"9": keys.status_sort_key("01JDQ3Z8G7N2V4K6M8P0R2T4W6", 1_795_600_000_000)}, "x": []}
+            ),
+            id="no-such-shard",
         ),
-        pytest.param(encode({"p": {"0": "LIVE#0"}, "x": []}), id="not-a-position"),
+        pytest.param(encode({"p": {"0": keys.status_partition(keys.LIVE, 0)}, "x": []}), id="not-a-position"),
         pytest.param(encode({"p": {}, "x": [12]}), id="bad-exhausted-shard"),
     ],
 )

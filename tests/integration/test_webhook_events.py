@@ -5,12 +5,14 @@ import json
 import boto3
 import pytest
 
+from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
 from tests.support import webhooks as wh
 from tests.support.webhooks import EgressStatus, Kind
 
 S = 1000  # ms
+SETTLING = keys.status_partition_prefix(keys.SETTLING)  # GSI2 partitions of streams still watched
 
 
 @pytest.fixture
@@ -33,15 +35,15 @@ def stream(aws_backend, t0):
 
 
 def stream_item(stream) -> dict:
-    return table.item(f"STREAM#{stream.stream_id}", "STREAM")
+    return table.get(keys.stream(stream.stream_id))
 
 
 def session_item(stream, sid) -> dict | None:
-    return table.item(f"STREAM#{stream.stream_id}", f"SESSION#{sid}")
+    return table.get(keys.session(stream.stream_id, sid))
 
 
 def participant_item(stream, user) -> dict | None:
-    return table.item(f"STREAM#{stream.stream_id}", f"PARTICIPANT#{user}")
+    return table.get(keys.participant(stream.stream_id, user))
 
 
 def joined(stream, user, sid, at, *, joined_at=None, **kind):
@@ -79,13 +81,13 @@ def test_the_broadcaster_joining_makes_the_stream_live_once_and_enqueues_one_go_
     item = stream_item(stream)
     assert item["status"] == "live"
     assert item["startedAt"] == t0 + 1500
-    assert item["GSI2PK"].startswith("LIVE#")
-    assert item["GSI2SK"] == f"{t0 + 1500:013d}#{stream.stream_id}"
+    assert item["GSI2PK"].startswith(keys.status_partition_prefix(keys.LIVE))
+    assert item["GSI2SK"] == keys.status_sort_key(stream.stream_id, t0 + 1500)
     assert "goLivePending" not in item
     assert item["viewerCount"] == 0  # the broadcaster is never a viewer
     assert go_live_queue() == [{"streamId": stream.stream_id}]
-    assert table.item("USER#user-alice", "ACTIVE_STREAM")["streamId"] == stream.stream_id
-    assert table.item(f"WEBHOOK_EVENT#{event.id}", "WEBHOOK_EVENT")["expiresAt"] > t0 // 1000
+    assert table.get(keys.active_stream_lock("user-alice"))["streamId"] == stream.stream_id
+    assert table.get(keys.webhook_event(event.id))["expiresAt"] > t0 // 1000
 
 
 def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(stream, t0, go_live_queue):
@@ -287,7 +289,7 @@ def test_room_finished_ends_the_stream_releases_the_lock_and_closes_sessions_at_
     assert (item["endedAt"], item["durationMs"], item["endReason"]) == (t0 + 70 * S, 68 * S, "room_finished")
     assert (item["viewerCount"], item["maxViewers"], item["openSessions"]) == (0, 1, 0)
     assert "GSI2PK" not in item  # nothing left to watch
-    assert table.item("USER#user-alice", "ACTIVE_STREAM") is None
+    assert table.get(keys.active_stream_lock("user-alice")) is None
     assert session_item(stream, "PA_b1")["leftAt"] == t0 + 70 * S
     assert participant_item(stream, "user-bob")["durationMs"] == 60 * S
     assert participant_item(stream, "user-alice")["durationMs"] == 68 * S
@@ -339,7 +341,7 @@ def test_after_the_creator_ends_the_stream_room_finished_settles_it(stream, t0, 
     # The room cannot be deleted here (no LiveKit): end still answers, LiveKit's room_finished follows.
     ended = api.request("POST", f"/streams/{stream.stream_id}/end", user="user-alice")
     assert ended.status == 200
-    assert stream_item(stream)["GSI2PK"].startswith("SETTLING#")  # until LiveKit confirms the room is gone
+    assert stream_item(stream)["GSI2PK"].startswith(SETTLING)  # until LiveKit confirms the room is gone
 
     outcome(left(stream, "user-bob", "PA_b1", t0 + 61 * S, joined_at=t0 + 10 * S))
     outcome(wh.event("room_finished", at_ms=t0 + 62 * S, stream=stream))
@@ -419,7 +421,7 @@ def test_a_completed_recording_of_a_stream_ended_with_save_as_reel_becomes_one_r
     frozen_clock.now_ms = t0 + 60 * S
     assert api.request("POST", f"/streams/{recorded.stream_id}/end", body={"saveAsReel": True}).status == 200
     outcome(wh.event("room_finished", at_ms=t0 + 61 * S, stream=recorded))
-    assert stream_item(recorded)["GSI2PK"].startswith("SETTLING#")  # the recording is not final yet
+    assert stream_item(recorded)["GSI2PK"].startswith(SETTLING)  # the recording is not final yet
     done = egress_event(recorded, "egress_ended", EgressStatus.EGRESS_COMPLETE, t0 + 65 * S, location=URL)
 
     assert outcome(done) == "recording_complete"
@@ -430,7 +432,7 @@ def test_a_completed_recording_of_a_stream_ended_with_save_as_reel_becomes_one_r
         "recording_complete"  # a later report of the same egress (same reel, not a second one)
     )
 
-    reels = table.items("REEL#")
+    reels = table.items(keys.REEL_PK_PREFIX)
     assert len(reels) == 1
     assert_has(
         reels[0],
@@ -444,8 +446,7 @@ def test_a_completed_recording_of_a_stream_ended_with_save_as_reel_becomes_one_r
             "isGated": False,
             "videoUrl": URL,
             "durationMs": 58 * S,
-            "GSI1PK": "AUTHOR#user-alice",
-            "GSI1SK": f"REEL#{recorded.stream_id}",
+            **keys.author_reels("user-alice", recorded.stream_id),
             "entity": "reel",
         },
     )
@@ -461,14 +462,14 @@ def test_a_recording_completed_before_the_creator_ended_still_makes_the_reel(rec
 
     outcome(wh.event("room_finished", at_ms=t0 + 61 * S, stream=recorded))
 
-    assert [reel["reelId"] for reel in table.items("REEL#")] == [recorded.stream_id]
+    assert [reel["reelId"] for reel in table.items(keys.REEL_PK_PREFIX)] == [recorded.stream_id]
 
 
 def test_without_save_as_reel_a_completed_recording_makes_no_reel(recorded, t0):
     outcome(wh.event("room_finished", at_ms=t0 + 61 * S, stream=recorded))
     outcome(egress_event(recorded, "egress_ended", EgressStatus.EGRESS_COMPLETE, t0 + 65 * S, location=URL))
 
-    assert table.items("REEL#") == []
+    assert table.items(keys.REEL_PK_PREFIX) == []
     assert stream_item(recorded)["recordingUrl"] == URL
 
 
@@ -486,7 +487,7 @@ def test_a_failed_egress_marks_the_recording_failed_and_the_stream_stays_ended(
     item = stream_item(recorded)
     assert (item["status"], item["recordingStatus"]) == ("ended", "failed")
     assert "recordingUrl" not in item
-    assert table.items("REEL#") == []
+    assert table.items(keys.REEL_PK_PREFIX) == []
     assert "GSI2PK" not in item
 
 

@@ -27,6 +27,7 @@ from livekit.protocol import models as models_pb
 from local import template
 from reels_live.integrations import rooms
 from reels_live.live import reconciler
+from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
 from tests.support import webhooks as wh
@@ -255,7 +256,7 @@ IGNORED = {
 
 def state(run: Run) -> dict:
     """The stream, participants, sessions and reel, with what names the stream (ids) taken out."""
-    prefix = f"STREAM#{run.stream.stream_id}"
+    prefix = keys.stream_partition(run.stream.stream_id)
     author = run.stream.author_id
 
     def clean(item: dict) -> dict:
@@ -265,18 +266,18 @@ def state(run: Run) -> dict:
         return cleaned
 
     items = table.items(prefix)
-    stream_item = next(item for item in items if item["SK"] == "STREAM")
-    reel = table.item(f"REEL#{run.stream.stream_id}", "REEL")
+    stream_item = next(item for item in items if item["SK"] == keys.STREAM_SK)
+    reel = table.get(keys.reel(run.stream.stream_id))
     return {
         "stream": clean(stream_item) | {"watched": "GSI2PK" in stream_item},
         "participants": {
             AUTHOR if i["userId"] == author else i["userId"]: clean(i)
             for i in items
-            if i["SK"].startswith("PARTICIPANT#")
+            if i["SK"].startswith(keys.PARTICIPANT_PREFIX)
         },
-        "sessions": {i["sid"]: clean(i) for i in items if i["SK"].startswith("SESSION#")},
+        "sessions": {i["sid"]: clean(i) for i in items if i["SK"].startswith(keys.SESSION_PREFIX)},
         "reel": clean(reel) if reel else None,
-        "lock": table.item(f"USER#{author}", "ACTIVE_STREAM") is not None,
+        "lock": table.get(keys.active_stream_lock(author)) is not None,
     }
 
 
@@ -481,6 +482,6 @@ def test_with_events_lost_one_reconciler_run_restores_the_truth(fresh, frozen_cl
         assert stream["recordingStatus"] == expected["recording"]
         assert (got["reel"] is not None) == expected["reel"]
         assert stream["watched"] == (expected["recording"] not in ("none", "complete", "failed"))
-    assert not table.item(f"STREAM#{run.stream.stream_id}", "STREAM").get("goLivePending")
+    assert not table.get(keys.stream(run.stream.stream_id)).get("goLivePending")
     if stream.get("startedAt") is not None:
         assert go_live_messages().get(run.stream.stream_id, 0) >= 1

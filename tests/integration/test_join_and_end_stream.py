@@ -22,8 +22,8 @@ def start(body: dict | None = None, user: str = "user-alice") -> str:
     return api.create_stream(body, user=user)["stream"]["streamId"]
 
 
-def go_live(stream_id: str, started_at: int) -> None:
-    """What the webhook does when the broadcaster arrives (tested with the webhook handler)."""
+def mark_live_in_table(stream_id: str, started_at: int) -> None:
+    """Status live and startedAt, as the webhook writes them when the broadcaster arrives (tested there)."""
     table.update(
         keys.stream(stream_id),
         UpdateExpression="SET #s = :live, startedAt = :t",
@@ -151,7 +151,7 @@ def test_gated_stream_admits_a_viewer_with_access_and_its_creator():
 
 def test_creator_ends_a_live_stream(livekit, frozen_clock):
     stream_id = start()
-    go_live(stream_id, frozen_clock.now_ms)
+    mark_live_in_table(stream_id, frozen_clock.now_ms)
     frozen_clock.advance(seconds=754)
 
     response = api.request("POST", f"/streams/{stream_id}/end", body={"saveAsReel": True})

@@ -12,7 +12,8 @@ from tests.support import webhooks as wh
 S = 1000
 
 
-def go_live(stream, at: int) -> None:
+def deliver_broadcaster_joined(stream, at: int) -> None:
+    """The participant_joined webhook of the stream's broadcaster, which makes it live."""
     broadcaster = wh.participant(stream.author_id, f"PA_{stream.stream_id[-6:]}", joined_at_ms=at)
     wh.deliver(wh.event("participant_joined", at_ms=at, stream=stream, participant=broadcaster))
 
@@ -25,7 +26,7 @@ def live_streams(aws_backend, frozen_clock):
     for n in range(25):
         frozen_clock.advance(ms=1)  # ids sort by creation
         stream = wh.seed_stream(f"user-{n:02d}", created_at=t0, is_sensitive=n % 5 == 0)
-        go_live(stream, t0 + (n + 1) * S)
+        deliver_broadcaster_joined(stream, t0 + (n + 1) * S)
         streams.append(stream)
     return streams
 

@@ -8,6 +8,7 @@ import pytest
 from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
+from tests.support.notifications import deliver_chunks, run_notifier
 from tests.support.social import STREAM_ID, follow, put_stream, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
@@ -21,9 +22,8 @@ def link(frozen_clock, ses_outbox) -> str:
     sign_up("user-bob")
     follow("user-bob", "user-alice")
     put_stream("user-alice", now_ms=frozen_clock.now_ms)
-    queues.invoke("NotifyFollowersFunction", [json.dumps({"streamId": STREAM_ID})], queue="GoLiveQueue")
-    for chunk in queues.chunk_messages():
-        queues.invoke("DeliverNotificationsFunction", [json.dumps(chunk)], queue="NotificationChunkQueue")
+    run_notifier()
+    deliver_chunks(queues.chunk_messages())
     [sent] = ses_outbox.sent
     header = sent.headers["List-Unsubscribe"]
     assert header.startswith("<")

@@ -5,7 +5,6 @@ all lost: what the table knows comes from the reconciler alone.
 """
 
 import asyncio
-import json
 import time
 
 import boto3
@@ -45,11 +44,10 @@ def real_time(frozen_clock):
 
 
 @pytest.fixture
-def go_live_queue(aws_backend):
-    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"}
-    )
-    return lambda: [json.loads(body)["streamId"] for body in queues.bodies("GoLiveQueue")]
+def go_live_stream_ids(aws_backend):
+    """Reads the stream ids of the go-live messages; the queue has no settle delay here."""
+    queues.without_delay("GoLiveQueue")
+    return queues.go_live_stream_ids
 
 
 # ---------------------------------------------------------------- moto only: LiveKit unreachable
@@ -65,7 +63,7 @@ def test_with_livekit_unreachable_nothing_is_judged(aws_backend, frozen_clock):
     assert table.get(keys.stream(stream.stream_id))["status"] == "preparing"
 
 
-def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_clock, go_live_queue):
+def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_clock, go_live_stream_ids):
     stream = wh.seed_stream(created_at=frozen_clock.now_ms)
     sqs = boto3.client("sqs", region_name="us-east-1")
     attributes = sqs.get_queue_attributes(QueueUrl=queues.url("GoLiveQueue"), AttributeNames=["All"])[
@@ -85,7 +83,7 @@ def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_cl
     report = reconcile()  # LiveKit is unreachable here: the outbox is emptied all the same
 
     assert report["announced"] == 1
-    assert go_live_queue() == [stream.stream_id]
+    assert go_live_stream_ids() == [stream.stream_id]
     assert "goLivePending" not in table.get(keys.stream(stream.stream_id))
 
 
@@ -143,7 +141,7 @@ def test_a_preparing_stream_whose_broadcaster_never_came_is_ended_after_the_grac
 
 
 @pytest.mark.livekit
-def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, real_time, go_live_queue):
+def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, real_time, go_live_stream_ids):
     created = api.create_stream()
     stream_id = created["stream"]["streamId"]
     viewer = api.request("POST", f"/streams/{stream_id}/join", user="user-bob").body["connection"]
@@ -173,7 +171,7 @@ def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, re
     assert connected["went_live"] == 1
     item = table.get(keys.stream(stream_id))
     assert item["status"] == "live"
-    assert go_live_queue() == [stream_id]
+    assert go_live_stream_ids() == [stream_id]
     assert (item["viewerCount"], item["maxViewers"], item["uniqueViewers"], item["openSessions"]) == (
         0,
         1,

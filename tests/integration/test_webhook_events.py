@@ -16,11 +16,9 @@ SETTLING = keys.status_partition_prefix(keys.SETTLING)  # GSI2 partitions of str
 
 
 @pytest.fixture
-def go_live_queue(aws_backend):
-    """The go-live queue without its settle delay (GoLiveSettleSeconds=0), so tests read it at once."""
-    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"}
-    )
+def go_live_messages(aws_backend):
+    """Reads the go-live messages, parsed; the queue has no settle delay (GoLiveSettleSeconds=0) here."""
+    queues.without_delay("GoLiveQueue")
     return lambda: [json.loads(body) for body in queues.bodies("GoLiveQueue")]
 
 
@@ -70,7 +68,7 @@ def outcome(built) -> str:
 
 
 def test_the_broadcaster_joining_makes_the_stream_live_once_and_enqueues_one_go_live(
-    stream, t0, go_live_queue
+    stream, t0, go_live_messages
 ):
     event = joined(stream, "user-alice", "PA_a1", t0 + 2 * S, joined_at=t0 + 1500)
 
@@ -85,12 +83,12 @@ def test_the_broadcaster_joining_makes_the_stream_live_once_and_enqueues_one_go_
     assert item["GSI2SK"] == keys.status_sort_key(stream.stream_id, t0 + 1500)
     assert "goLivePending" not in item
     assert item["viewerCount"] == 0  # the broadcaster is never a viewer
-    assert go_live_queue() == [{"streamId": stream.stream_id}]
+    assert go_live_messages() == [{"streamId": stream.stream_id}]
     assert table.get(keys.active_stream_lock("user-alice"))["streamId"] == stream.stream_id
     assert table.get(keys.webhook_event(event.id))["expiresAt"] > t0 // 1000
 
 
-def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(stream, t0, go_live_queue):
+def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(stream, t0, go_live_messages):
     broadcaster = wh.participant("user-alice", "PA_a1", joined_at_ms=t0 + S)
     # Its participant_joined was lost: the publish is the first word of the broadcaster.
     published = wh.event("track_published", at_ms=t0 + 3 * S, stream=stream, participant=broadcaster)
@@ -104,10 +102,10 @@ def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(st
     item = stream_item(stream)
     assert (item["status"], item["startedAt"]) == ("live", t0 + 3 * S)
     assert session_item(stream, "PA_a1")["connected"] is True
-    assert go_live_queue() == [{"streamId": stream.stream_id}]
+    assert go_live_messages() == [{"streamId": stream.stream_id}]
 
 
-def test_a_viewers_track_published_changes_nothing(stream, t0, go_live_queue):
+def test_a_viewers_track_published_changes_nothing(stream, t0, go_live_messages):
     viewer = wh.participant("user-bob", "PA_b1", joined_at_ms=t0 + S)
 
     assert (
@@ -115,10 +113,10 @@ def test_a_viewers_track_published_changes_nothing(stream, t0, go_live_queue):
         == "unchanged"
     )
     assert stream_item(stream)["status"] == "preparing"
-    assert go_live_queue() == []
+    assert go_live_messages() == []
 
 
-def test_a_go_live_message_lost_with_sqs_is_sent_by_a_retry_of_the_event(stream, t0, go_live_queue):
+def test_a_go_live_message_lost_with_sqs_is_sent_by_a_retry_of_the_event(stream, t0, go_live_messages):
     sqs = boto3.client("sqs", region_name="us-east-1")
     attributes = sqs.get_queue_attributes(QueueUrl=queues.url("GoLiveQueue"), AttributeNames=["All"])[
         "Attributes"
@@ -135,7 +133,7 @@ def test_a_go_live_message_lost_with_sqs_is_sent_by_a_retry_of_the_event(stream,
     )
     assert outcome(event) == "duplicate"  # LiveKit retries; the state change is not applied twice
     assert "goLivePending" not in stream_item(stream)
-    assert go_live_queue() == [{"streamId": stream.stream_id}]
+    assert go_live_messages() == [{"streamId": stream.stream_id}]
 
 
 def test_the_settle_delay_is_the_go_live_queues_own_delay(aws_backend):

@@ -13,7 +13,6 @@ by the room emptying) is turned into LiveKit's webhooks and delivered through th
   LiveKit can still tell: status, who is connected, the counts, the recording and its reel.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -281,10 +280,10 @@ def state(run: Run) -> dict:
     }
 
 
-def go_live_messages() -> dict[str, int]:
+def go_live_counts() -> dict[str, int]:
+    """How many go-live messages wait for each stream id (received and removed)."""
     counts: dict[str, int] = {}
-    for body in queues.bodies("GoLiveQueue"):
-        stream_id = json.loads(body)["streamId"]
+    for stream_id in queues.go_live_stream_ids():
         counts[stream_id] = counts.get(stream_id, 0) + 1
     return counts
 
@@ -295,9 +294,8 @@ def fresh(aws_backend, frozen_clock) -> Callable[[], int]:
     grew with every example would slow each one down) and a go-live queue without its settle delay (its
     messages are counted per stream id, and stream ids never repeat)."""
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
     name = stack.current().refs["Table"]
-    sqs.set_queue_attributes(QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"})
+    queues.without_delay("GoLiveQueue")
     start = frozen_clock.now_ms
 
     def reset() -> int:
@@ -327,7 +325,7 @@ def test_any_delivery_livekit_allows_ends_in_the_state_of_in_order_delivery(
     t0 = fresh()
     reference = Run(session, t0, "ref")
     reference.play(list(range(len(session.steps))), frozen_clock)
-    expected, expected_messages = state(reference), go_live_messages().get(reference.stream.stream_id, 0)
+    expected, expected_messages = state(reference), go_live_counts().get(reference.stream.stream_id, 0)
 
     fresh()
     delivered = Run(session, t0, "lk")
@@ -335,7 +333,7 @@ def test_any_delivery_livekit_allows_ends_in_the_state_of_in_order_delivery(
 
     assert state(delivered) == expected
     assert expected_messages == (1 if expected["stream"].get("startedAt") is not None else 0)
-    assert go_live_messages().get(delivered.stream.stream_id, 0) == expected_messages
+    assert go_live_counts().get(delivered.stream.stream_id, 0) == expected_messages
 
 
 # ---------------------------------------------------------------- loss, and the reconciler
@@ -484,4 +482,4 @@ def test_with_events_lost_one_reconciler_run_restores_the_truth(fresh, frozen_cl
         assert stream["watched"] == (expected["recording"] not in ("none", "complete", "failed"))
     assert not table.get(keys.stream(run.stream.stream_id)).get("goLivePending")
     if stream.get("startedAt") is not None:
-        assert go_live_messages().get(run.stream.stream_id, 0) >= 1
+        assert go_live_counts().get(run.stream.stream_id, 0) >= 1

@@ -6,7 +6,6 @@ to the handler as API Gateway would. Faults are injected at the relay: duplicate
 """
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Iterator
 
@@ -28,9 +27,7 @@ pytestmark = pytest.mark.livekit
 def sink(livekit: LocalLiveKit, frozen_clock) -> Iterator[wh.HandlerSink]:
     """Webhooks from the relay to our handler; the clock reads the wall clock LiveKit stamps events with."""
     frozen_clock.now_ms = time.time_ns() // 1_000_000
-    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"}
-    )
+    queues.without_delay("GoLiveQueue")
     handler_sink = wh.HandlerSink()
     livekit.relay.webhook_targets = [handler_sink.url]
     yield handler_sink
@@ -69,7 +66,7 @@ def test_a_broadcasters_publish_makes_the_stream_live_through_livekits_own_webho
     # The table changes inside the handler; its answer is recorded a moment later.
     sink.wait_for(lambda: sink.handled("participant_joined"), what="participant_joined handled")
     assert sink.handled("participant_joined")[:1] == ["go_live"]
-    assert [json.loads(body)["streamId"] for body in queues.bodies("GoLiveQueue")] == [stream_id]
+    assert queues.go_live_stream_ids() == [stream_id]
 
 
 def test_viewers_who_join_through_the_api_and_connect_are_counted_and_a_reconnect_stays_one_viewer(

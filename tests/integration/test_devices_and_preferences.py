@@ -1,20 +1,16 @@
 """Push devices as SNS platform endpoints, and notification preferences, through the handlers."""
 
-import boto3
 import pytest
 
 from reels_live.store import keys
 from tests.support import api, stack
 from tests.support import aws as table
+from tests.support.aws import sns
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
 IOS_TOKEN = "a" * 64
 ANDROID_TOKEN = "fcm-registration-token:APA91bH" + "x" * 100
-
-
-def sns():
-    return boto3.client("sns", region_name="us-east-1")
 
 
 def endpoints(parameter: str) -> list[dict]:

@@ -18,8 +18,9 @@ from reels_live.store import keys
 from reels_live.store import notifications as notification_store
 from tests.support import api, queues, stack
 from tests.support import aws as table
+from tests.support.aws import sns
 from tests.support.notifications import deliver_chunks, go_live_message, run_notifier
-from tests.support.social import STREAM_ID, follow, put_stream, register_device, request, sign_up
+from tests.support.social import STREAM_ID, follow, put_stream, register_device, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
@@ -83,10 +84,6 @@ def metrics(capsys) -> Counter:
                 value = blob[metric["Name"]]
                 totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
     return totals
-
-
-def sns():
-    return boto3.client("sns", region_name="us-east-1")
 
 
 # ---------------------------------------------------------------- the happy path
@@ -527,7 +524,7 @@ def test_profiles_show_only_their_owner_the_email(frozen_clock):
     everyone(frozen_clock)
 
     followers = api.request("GET", "/users/user-alice/followers", user="user-bob")
-    mine = request("GET", "/me", user="user-bob")
+    mine = api.request("GET", "/me", user="user-bob")
 
     assert "example.com" not in json.dumps(followers.body)
     assert mine.body["email"] == "user-bob@example.com"

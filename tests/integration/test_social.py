@@ -5,7 +5,7 @@ import pytest
 from reels_live.store import keys
 from tests.support import api
 from tests.support import aws as table
-from tests.support.social import follow, request, sign_up
+from tests.support.social import follow, request_with_claims, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
@@ -33,7 +33,7 @@ def test_first_get_me_creates_the_profile_with_the_verified_email(frozen_clock):
 
 
 def test_an_unverified_email_is_never_stored():
-    response = request("GET", "/me", user="user-alice", claims={"email_verified": "false"})
+    response = request_with_claims("GET", "/me", user="user-alice", claims={"email_verified": "false"})
 
     assert response.status == 200
     assert response.body["email"] is None
@@ -43,13 +43,13 @@ def test_an_unverified_email_is_never_stored():
 def test_an_email_that_becomes_unverified_is_forgotten_and_a_new_verified_one_replaces_it():
     sign_up("user-alice")
 
-    changed = request(
+    changed = request_with_claims(
         "GET", "/me", user="user-alice", claims={"email": "new@example.com", "email_verified": "false"}
     )
     assert changed.body["email"] is None
     assert "email" not in table.get(keys.profile("user-alice"))
 
-    verified = request(
+    verified = request_with_claims(
         "GET", "/me", user="user-alice", claims={"email": "new@example.com", "email_verified": "true"}
     )
     assert verified.body["email"] == "new@example.com"

@@ -1,4 +1,5 @@
-"""The test stack's table (moto), read and arranged by keys from reels_live.store.keys, never spelled here."""
+"""The test stack's AWS (moto): the table, read and written by keys from reels_live.store.keys (never spelled
+here), and the SNS client push tests inspect endpoints with."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -47,3 +48,7 @@ def put(item: Mapping[str, Any]) -> None:
 def update(key: Mapping[str, str], **update: Any) -> None:
     """UpdateItem at a key made by reels_live.store.keys; `update` is the expression and its values."""
     _client().update_item(TableName=table_name(), Key=table.to_attributes(key), **update)
+
+
+def sns() -> Any:
+    return boto3.client("sns", region_name=REGION)

@@ -45,7 +45,8 @@ def task_root(tmp_path: Path) -> Path:
     return root
 
 
-def environment(root: Path, **extra: str) -> dict[str, str]:
+def runtime_environment(root: Path, **extra: str) -> dict[str, str]:
+    """The environment the runtime starts the synthetic function with, plus `extra`."""
     return {
         "PATH": "/usr/bin:/bin",
         "LAMBDA_TASK_ROOT": str(root),
@@ -63,7 +64,7 @@ def environment(root: Path, **extra: str) -> dict[str, str]:
 def pool(root: Path, handler: str, tmp_path: Path, **extra: str) -> runtime.FunctionPool:
     return runtime.FunctionPool(
         "Synthetic",
-        environment(root, **extra),
+        runtime_environment(root, **extra),
         tmp_path / "logs",
         size=1,
         root=root,

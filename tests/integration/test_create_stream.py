@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from reels_live.store import keys
 from tests.support import api, stack
 from tests.support import aws as table
 from tests.support import livekit as lk
@@ -29,7 +30,7 @@ def create(body: dict | None = None, *, user: str = "user-alice", key: str | Non
 
 
 def stream_items() -> list[dict]:
-    return [item for item in table.items("STREAM#") if item["SK"] == "STREAM"]
+    return [item for item in table.items(keys.STREAM_PK_PREFIX) if item["SK"] == keys.STREAM_SK]
 
 
 pytestmark = pytest.mark.usefixtures("livekit")
@@ -60,15 +61,15 @@ def test_creator_starts_a_preparing_stream_with_a_publish_token(livekit, frozen_
     assert grants["video"]["canPublishData"] is True
     assert grants["exp"] - grants["nbf"] == 3600
 
-    item = table.item(f"STREAM#{stream['streamId']}", "STREAM")
+    item = table.get(keys.stream(stream["streamId"]))
     assert item["status"] == "preparing"
     assert item["authorId"] == "user-alice"
-    assert item["GSI1PK"] == "AUTHOR#user-alice"
-    assert item["GSI2PK"].startswith("PREPARING#")
-    broadcaster = table.item(f"STREAM#{stream['streamId']}", "PARTICIPANT#user-alice")
+    assert item["GSI1PK"] == keys.author_partition("user-alice")
+    assert item["GSI2PK"].startswith(keys.status_partition_prefix(keys.PREPARING))
+    broadcaster = table.get(keys.participant(stream["streamId"], "user-alice"))
     assert broadcaster["role"] == "broadcaster"
     assert broadcaster["joinedAt"] == frozen_clock.now_ms
-    assert table.item("USER#user-alice", "ACTIVE_STREAM")["streamId"] == stream["streamId"]
+    assert table.get(keys.active_stream_lock("user-alice"))["streamId"] == stream["streamId"]
 
 
 def test_room_is_made_with_timeouts_capacity_and_stream_metadata(livekit):
@@ -95,7 +96,7 @@ def test_recorded_stream_asks_for_room_composite_egress_through_the_role(livekit
     assert not output.s3.access_key
     assert not output.s3.secret
     assert output.filepath.startswith(f"recordings/{stream_id}/")
-    assert table.item(f"STREAM#{stream_id}", "STREAM")["recordingStatus"] == "pending"
+    assert table.get(keys.stream(stream_id))["recordingStatus"] == "pending"
 
 
 def test_gated_stream_shows_its_price(livekit):
@@ -242,7 +243,7 @@ def test_livekit_down_is_503_and_leaves_nothing_behind(livekit):
     assert response.headers["retry-after"]
     assert livekit.relay.api_calls("RoomService/CreateRoom") == 3
     assert stream_items() == []
-    assert table.item("USER#user-alice", "ACTIVE_STREAM") is None
+    assert table.get(keys.active_stream_lock("user-alice")) is None
     # The failed attempt was not stored: the same key succeeds once LiveKit is back.
     assert create(key="retry-me").status == 201
 

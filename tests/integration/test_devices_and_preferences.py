@@ -1,19 +1,16 @@
 """Push devices as SNS platform endpoints, and notification preferences, through the handlers."""
 
-import boto3
 import pytest
 
+from reels_live.store import keys
 from tests.support import api, stack
 from tests.support import aws as table
+from tests.support.aws import sns
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
 IOS_TOKEN = "a" * 64
 ANDROID_TOKEN = "fcm-registration-token:APA91bH" + "x" * 100
-
-
-def sns():
-    return boto3.client("sns", region_name="us-east-1")
 
 
 def endpoints(parameter: str) -> list[dict]:
@@ -22,7 +19,7 @@ def endpoints(parameter: str) -> list[dict]:
 
 
 def devices_of(user: str) -> dict:
-    item = table.item(f"USER#{user}", "DEVICES")
+    item = table.get(keys.devices(user))
     return item["devices"] if item else {}
 
 
@@ -95,7 +92,7 @@ def test_removing_a_device_deletes_its_endpoint_and_repeating_is_harmless():
     assert first.status == again.status == 204
     assert devices_of("user-bob") == {}
     assert endpoints("ApnsPlatformApplicationArn") == []
-    assert list(table.items("PUSH_TOKEN#")) == []
+    assert list(table.items(keys.PUSH_TOKEN_PK_PREFIX)) == []
 
 
 def test_someone_else_cannot_remove_your_device():
@@ -131,7 +128,7 @@ def test_a_platform_this_deployment_does_not_push_to_is_422():
     assert response.status == 422
     assert response.error_code == "platform_not_configured"
     assert response.body["error"]["field"] == "platform"
-    assert table.items("USER#") == []
+    assert table.items(keys.USER_PREFIX) == []
 
 
 @pytest.mark.parametrize(
@@ -177,7 +174,7 @@ def test_preferences_are_replaced_whole_and_read_back():
 
     assert saved.status == read.status == 200
     assert read.body == {**body, "mutedCreatorIds": ["user-alice", "user-carol"]}
-    stored = table.item("USER#user-bob", "PREFERENCES")
+    stored = table.get(keys.preferences("user-bob"))
     assert stored["goLiveEmail"] is False
     assert stored["quietHours"]["timeZone"] == "Europe/Paris"
 
@@ -201,4 +198,4 @@ def test_bad_preferences_name_the_field_and_change_nothing(body, field):
 
     assert response.status == 422
     assert response.body["error"]["field"] == field
-    assert table.item("USER#user-bob", "PREFERENCES") is None
+    assert table.get(keys.preferences("user-bob")) is None

@@ -5,19 +5,15 @@ import json
 import pytest
 
 from reels_live.entities.lifecycle import StreamStatus
+from reels_live.store import keys
 from tests.support import aws as table
 from tests.support import queues, stack
+from tests.support.notifications import go_live_message, run_notifier
 from tests.support.social import STREAM_ID, followers_of, put_stream, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
-GO_LIVE = json.dumps({"streamId": STREAM_ID})
-
-
-def go_live(*bodies: str, remaining_ms: int | None = None) -> list[str]:
-    return queues.invoke(
-        "NotifyFollowersFunction", list(bodies or [GO_LIVE]), queue="GoLiveQueue", remaining_ms=remaining_ms
-    )
+GO_LIVE = go_live_message()
 
 
 def creator_with_followers(count: int, frozen_clock) -> list[str]:
@@ -31,7 +27,7 @@ def creator_with_followers(count: int, frozen_clock) -> list[str]:
 def test_a_live_stream_becomes_chunks_carrying_the_alert_for_every_follower(frozen_clock):
     followers = creator_with_followers(3, frozen_clock)
 
-    assert go_live() == []
+    assert run_notifier() == []
 
     [chunk] = queues.chunk_messages()
     assert chunk == {
@@ -45,7 +41,7 @@ def test_a_live_stream_becomes_chunks_carrying_the_alert_for_every_follower(froz
         "recipientIds": chunk["recipientIds"],
     }
     assert sorted(chunk["recipientIds"]) == followers
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     assert announcement["status"] == "done"
     assert (announcement["pages"], announcement["chunks"], announcement["recipients"]) == (1, 1, 3)
     assert announcement["expiresAt"] > frozen_clock.now_ms // 1000
@@ -56,14 +52,14 @@ def test_followers_are_split_into_chunks_and_pages_each_follower_once(frozen_clo
     stack.set_parameter("SesMaxSendRate", 1000)
     followers = creator_with_followers(45, frozen_clock)
 
-    assert go_live() == []
+    assert run_notifier() == []
 
     chunks = queues.chunk_messages()
     recipients = [user for chunk in chunks for user in chunk["recipientIds"]]
     assert sorted(recipients) == followers
     assert max(len(chunk["recipientIds"]) for chunk in chunks) == 2
     assert len(chunks) == 23
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     # Pages of 2 x 10 followers: 20, 20, 5.
     assert (announcement["pages"], announcement["chunks"], announcement["recipients"]) == (3, 23, 45)
 
@@ -73,7 +69,7 @@ def test_chunks_shrink_so_one_chunks_paced_email_fits_an_invocation(frozen_clock
     stack.set_parameter("NotificationDeliveryConcurrency", 2)
     creator_with_followers(31, frozen_clock)
 
-    go_live()
+    run_notifier()
 
     # 0.5 recipients a second per invocation x 60 s budget = 30 recipients a chunk.
     assert [len(chunk["recipientIds"]) for chunk in queues.chunk_messages()] == [30, 1]
@@ -81,14 +77,14 @@ def test_chunks_shrink_so_one_chunks_paced_email_fits_an_invocation(frozen_clock
 
 def test_a_duplicate_go_live_message_changes_nothing(frozen_clock):
     creator_with_followers(3, frozen_clock)
-    go_live()
+    run_notifier()
     first = queues.chunk_messages()
 
-    assert go_live(GO_LIVE, GO_LIVE) == []
+    assert run_notifier(GO_LIVE, GO_LIVE) == []
 
     assert len(first) == 1
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["chunks"] == 1
+    assert table.get(keys.announcement(STREAM_ID))["chunks"] == 1
 
 
 def test_a_go_live_arriving_while_another_copy_fans_out_is_left_to_that_one(frozen_clock):
@@ -104,9 +100,9 @@ def test_a_go_live_arriving_while_another_copy_fans_out_is_left_to_that_one(froz
             expires_at_s=0,
         )
 
-    assert go_live() == []
+    assert run_notifier() == []
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["leaseToken"] == "other"
+    assert table.get(keys.announcement(STREAM_ID))["leaseToken"] == "other"
 
 
 @pytest.mark.parametrize("status", [StreamStatus.ENDED, StreamStatus.ERROR])
@@ -114,33 +110,33 @@ def test_a_stream_that_ended_within_the_settle_delay_alerts_nobody(frozen_clock,
     creator_with_followers(3, frozen_clock)
     put_stream("user-alice", status=status, now_ms=frozen_clock.now_ms)
 
-    assert go_live() == []
+    assert run_notifier() == []
 
     assert queues.chunk_messages() == []
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     assert announcement["status"] == "skipped"
     assert announcement["reason"] == "not_live"
     # A late duplicate does not resurrect it either.
     put_stream("user-alice", now_ms=frozen_clock.now_ms)
-    go_live()
+    run_notifier()
     assert queues.chunk_messages() == []
 
 
 def test_an_unknown_stream_alerts_nobody(frozen_clock):
-    assert go_live() == []
+    assert run_notifier() == []
 
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "skipped"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "skipped"
 
 
 def test_a_creator_without_followers_is_announced_with_no_chunks(frozen_clock):
     sign_up("user-alice")
     put_stream("user-alice", now_ms=frozen_clock.now_ms)
 
-    assert go_live() == []
+    assert run_notifier() == []
 
     assert queues.chunk_messages() == []
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "done"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "done"
 
 
 def test_only_the_bad_message_of_a_batch_is_reported_failed(frozen_clock):
@@ -163,24 +159,24 @@ def test_a_fan_out_short_of_time_continues_in_a_new_message_from_its_checkpoint(
     followers = creator_with_followers(45, frozen_clock)
 
     # 14 s left is under the 15 s kept back: one page, then hand over.
-    assert go_live(remaining_ms=14_000) == []
+    assert run_notifier(remaining_ms=14_000) == []
 
     first = queues.chunk_messages()
     assert len(first) == 10
-    announcement = table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")
+    announcement = table.get(keys.announcement(STREAM_ID))
     assert announcement["status"] == "fanning_out"
     assert announcement["leaseUntil"] == 0
     [continuation] = queues.bodies("GoLiveQueue")
     assert json.loads(continuation) == {"streamId": STREAM_ID}
 
     poller = queues.Poller("NotifyFollowersFunction", "GoLiveQueue")
-    assert go_live(continuation) == []
+    assert run_notifier(continuation) == []
     poller.drain()
 
     rest = queues.chunk_messages()
     recipients = [user for chunk in first + rest for user in chunk["recipientIds"]]
     assert sorted(recipients) == followers
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "done"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "done"
 
 
 def test_a_crashed_fan_out_is_resumed_by_the_retry_after_its_lease(frozen_clock, monkeypatch):
@@ -199,17 +195,17 @@ def test_a_crashed_fan_out_is_resumed_by_the_retry_after_its_lease(frozen_clock,
         return real_send(url, bodies)
 
     monkeypatch.setattr(queue_module, "send_batch", crash_on_second_page)
-    failed = go_live()
+    failed = run_notifier()
     assert len(failed) == 1
 
     # The same message again before the lease lapses: someone (the crashed one) still holds it.
-    assert go_live() == []
+    assert run_notifier() == []
     frozen_clock.advance(seconds=200)
-    assert go_live() == []
+    assert run_notifier() == []
 
     recipients = [user for chunk in queues.chunk_messages() for user in chunk["recipientIds"]]
     assert sorted(recipients) == followers
-    assert table.item(f"STREAM#{STREAM_ID}", "ANNOUNCEMENT")["status"] == "done"
+    assert table.get(keys.announcement(STREAM_ID))["status"] == "done"
 
 
 def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue_intact(frozen_clock):

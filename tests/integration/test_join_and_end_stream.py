@@ -1,6 +1,5 @@
 """GET, join and end through the handlers, against moto and the real livekit-server."""
 
-import boto3
 import pytest
 
 from reels_live.store import keys
@@ -23,11 +22,10 @@ def start(body: dict | None = None, user: str = "user-alice") -> str:
     return api.create_stream(body, user=user)["stream"]["streamId"]
 
 
-def go_live(stream_id: str, started_at: int) -> None:
-    """What the webhook does when the broadcaster arrives (tested with the webhook handler)."""
-    boto3.client("dynamodb").update_item(
-        TableName=table.table_name(),
-        Key={"PK": {"S": f"STREAM#{stream_id}"}, "SK": {"S": "STREAM"}},
+def mark_live_in_table(stream_id: str, started_at: int) -> None:
+    """Status live and startedAt, as the webhook writes them when the broadcaster arrives (tested there)."""
+    table.update(
+        keys.stream(stream_id),
         UpdateExpression="SET #s = :live, startedAt = :t",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":live": {"S": "live"}, ":t": {"N": str(started_at)}},
@@ -36,10 +34,7 @@ def go_live(stream_id: str, started_at: int) -> None:
 
 def grant_access(user: str, stream_id: str) -> None:
     """Entitlements are sold by a later issue; here the item is written as that issue will."""
-    item = {**keys.entitlement(user, stream_id), "entity": "entitlement"}
-    boto3.client("dynamodb").put_item(
-        TableName=table.table_name(), Item={k: {"S": v} for k, v in item.items()}
-    )
+    table.put({**keys.entitlement(user, stream_id), "entity": "entitlement"})
 
 
 # ---------------------------------------------------------------- GET
@@ -84,7 +79,7 @@ def test_viewer_gets_a_token_that_cannot_publish(frozen_clock):
     assert grants["video"]["canSubscribe"] is True
     assert grants["video"]["canPublishData"] is True
     assert grants["exp"] - grants["nbf"] == 600
-    viewer = table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")
+    viewer = table.get(keys.participant(stream_id, "user-bob"))
     assert viewer["role"] == "viewer"
     assert viewer["joinedAt"] == viewer["lastAdmittedAt"] == frozen_clock.now_ms
 
@@ -97,10 +92,11 @@ def test_joining_again_keeps_first_admission_and_moves_the_last(frozen_clock):
 
     assert api.request("POST", f"/streams/{stream_id}/join", user="user-bob").status == 200
 
-    viewer = table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")
+    viewer = table.get(keys.participant(stream_id, "user-bob"))
     assert viewer["joinedAt"] == first_at
     assert viewer["lastAdmittedAt"] == first_at + 90_000
-    assert len([i for i in table.items(f"STREAM#{stream_id}") if i["SK"].startswith("PARTICIPANT#")]) == 2
+    partition = table.items(keys.stream_partition(stream_id))
+    assert len([i for i in partition if i["SK"].startswith(keys.PARTICIPANT_PREFIX)]) == 2
 
 
 def test_creator_joining_gets_a_broadcaster_token_again():
@@ -110,7 +106,7 @@ def test_creator_joining_gets_a_broadcaster_token_again():
 
     assert response.body["connection"]["role"] == "broadcaster"
     assert lk.claims(response.body["connection"]["token"])["video"]["canPublish"] is True
-    assert table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-alice")["role"] == "broadcaster"
+    assert table.get(keys.participant(stream_id, "user-alice"))["role"] == "broadcaster"
 
 
 def test_joining_an_unknown_stream_is_404():
@@ -128,7 +124,7 @@ def test_joining_an_ended_stream_is_410():
 
     assert response.status == 410
     assert response.body["error"]["code"] == "stream_ended"
-    assert table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob") is None
+    assert table.get(keys.participant(stream_id, "user-bob")) is None
 
 
 def test_gated_stream_without_access_is_402_with_the_price():
@@ -139,7 +135,7 @@ def test_gated_stream_without_access_is_402_with_the_price():
     assert response.status == 402
     assert response.body["error"]["code"] == "payment_required"
     assert response.body["error"]["price"] == {"amount": "4.99", "token": "USDC", "sellerAddress": "0xSeller"}
-    assert table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob") is None
+    assert table.get(keys.participant(stream_id, "user-bob")) is None
 
 
 def test_gated_stream_admits_a_viewer_with_access_and_its_creator():
@@ -155,7 +151,7 @@ def test_gated_stream_admits_a_viewer_with_access_and_its_creator():
 
 def test_creator_ends_a_live_stream(livekit, frozen_clock):
     stream_id = start()
-    go_live(stream_id, frozen_clock.now_ms)
+    mark_live_in_table(stream_id, frozen_clock.now_ms)
     frozen_clock.advance(seconds=754)
 
     response = api.request("POST", f"/streams/{stream_id}/end", body={"saveAsReel": True})
@@ -164,13 +160,13 @@ def test_creator_ends_a_live_stream(livekit, frozen_clock):
     assert response.body["status"] == "ended"
     assert response.body["endedAt"] == frozen_clock.now_ms
     assert response.body["durationMs"] == 754_000
-    item = table.item(f"STREAM#{stream_id}", "STREAM")
+    item = table.get(keys.stream(stream_id))
     assert item["status"] == "ended"
     assert item["saveAsReel"] is True
     assert item["durationMs"] == 754_000
     # Watched (SETTLING) until LiveKit confirms the room is gone and sessions and recording are settled.
-    assert item["GSI2PK"].startswith("SETTLING#")
-    assert table.item("USER#user-alice", "ACTIVE_STREAM") is None
+    assert item["GSI2PK"].startswith(keys.status_partition_prefix(keys.SETTLING))
+    assert table.get(keys.active_stream_lock("user-alice")) is None
     assert lk.rooms(livekit.url, livekit.api_key, livekit.api_secret, [f"stream_{stream_id}"]) == []
 
 
@@ -194,7 +190,7 @@ def test_repeated_end_answers_the_ended_stream_unchanged(frozen_clock):
 
     assert again.status == 200
     assert again.body == first.body
-    assert table.item(f"STREAM#{stream_id}", "STREAM")["saveAsReel"] is False
+    assert table.get(keys.stream(stream_id))["saveAsReel"] is False
 
 
 def test_viewer_cannot_end_someone_elses_stream():
@@ -204,7 +200,7 @@ def test_viewer_cannot_end_someone_elses_stream():
 
     assert response.status == 403
     assert response.body["error"]["code"] == "not_stream_owner"
-    assert table.item(f"STREAM#{stream_id}", "STREAM")["status"] == "preparing"
+    assert table.get(keys.stream(stream_id))["status"] == "preparing"
 
 
 def test_ending_an_unknown_stream_is_404():
@@ -218,7 +214,7 @@ def test_end_with_a_bad_body_is_422_and_changes_nothing():
 
     assert response.status == 422
     assert response.body["error"]["field"] == "saveAsReel"
-    assert table.item(f"STREAM#{stream_id}", "STREAM")["status"] == "preparing"
+    assert table.get(keys.stream(stream_id))["status"] == "preparing"
 
 
 def test_livekit_down_at_end_still_ends_the_stream_in_the_table(livekit):
@@ -229,5 +225,5 @@ def test_livekit_down_at_end_still_ends_the_stream_in_the_table(livekit):
 
     assert response.status == 200
     assert response.body["status"] == "ended"
-    assert table.item(f"STREAM#{stream_id}", "STREAM")["status"] == "ended"
+    assert table.get(keys.stream(stream_id))["status"] == "ended"
     assert livekit.relay.api_calls("RoomService/DeleteRoom") == 3

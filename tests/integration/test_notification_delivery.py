@@ -14,10 +14,13 @@ from moto.sns.models import sns_backends
 
 from reels_live.integrations import ses as email_module
 from reels_live.integrations import sns as push_module
+from reels_live.store import keys
 from reels_live.store import notifications as notification_store
 from tests.support import api, queues, stack
 from tests.support import aws as table
-from tests.support.social import STREAM_ID, follow, put_stream, register_device, request, sign_up
+from tests.support.aws import sns
+from tests.support.notifications import deliver_chunks, go_live_message, run_notifier
+from tests.support.social import STREAM_ID, follow, put_stream, register_device, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
@@ -34,24 +37,11 @@ def production_ses_rate(aws_backend):
     stack.set_parameter("SesMaxSendRate", 500)
 
 
-def go_live(frozen_clock, stream_id: str = STREAM_ID) -> list[dict]:
+def put_live_and_fan_out(frozen_clock, stream_id: str = STREAM_ID) -> list[dict]:
     """Put the stream live, run the fan-out, and return the chunks it enqueued."""
     put_stream("user-alice", stream_id=stream_id, now_ms=frozen_clock.now_ms)
-    assert (
-        queues.invoke("NotifyFollowersFunction", [json.dumps({"streamId": stream_id})], queue="GoLiveQueue")
-        == []
-    )
+    assert run_notifier(go_live_message(stream_id)) == []
     return queues.chunk_messages()
-
-
-def deliver(chunks: list[dict]) -> list[str]:
-    """Deliver chunks (one invocation each, as batch size 1 does); returns failed message ids."""
-    failed = []
-    for chunk in chunks:
-        failed += queues.invoke(
-            "DeliverNotificationsFunction", [json.dumps(chunk)], queue="NotificationChunkQueue"
-        )
-    return failed
 
 
 def everyone(frozen_clock) -> None:
@@ -96,17 +86,13 @@ def metrics(capsys) -> Counter:
     return totals
 
 
-def sns():
-    return boto3.client("sns", region_name="us-east-1")
-
-
 # ---------------------------------------------------------------- the happy path
 
 
 def test_each_follower_gets_the_alert_by_email_push_and_in_app_once(frozen_clock, ses_outbox, capsys):
     everyone(frozen_clock)
 
-    assert deliver(go_live(frozen_clock)) == []
+    assert deliver_chunks(put_live_and_fan_out(frozen_clock)) == []
 
     [call] = ses_outbox.calls
     request_sent = call["request"]
@@ -146,8 +132,8 @@ def test_each_follower_gets_the_alert_by_email_push_and_in_app_once(frozen_clock
             "createdAt": frozen_clock.now_ms,
             "readAt": None,
         }
-        assert table.item(f"USER#{user}", "ALERT#user-alice")["state"] == "delivered"
-    stored = table.item("USER#user-bob", f"INBOX#{STREAM_ID}")
+        assert table.get(keys.alert(user, "user-alice"))["state"] == "delivered"
+    stored = table.get(keys.inbox("user-bob", STREAM_ID))
     assert stored["expiresAt"] == frozen_clock.now_ms // 1000 + 30 * 86_400
 
     counted = metrics(capsys)
@@ -160,9 +146,9 @@ def test_each_follower_gets_the_alert_by_email_push_and_in_app_once(frozen_clock
 
 def test_inbox_is_newest_first_paginated_with_read_marks(frozen_clock, ses_outbox):
     everyone(frozen_clock)
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
     frozen_clock.advance(seconds=3600)
-    deliver(go_live(frozen_clock, SECOND_STREAM))
+    deliver_chunks(put_live_and_fan_out(frozen_clock, SECOND_STREAM))
 
     first = api.request("GET", "/me/notifications", user="user-bob", query="limit=1")
     second = api.request(
@@ -188,7 +174,7 @@ def test_inbox_is_newest_first_paginated_with_read_marks(frozen_clock, ses_outbo
 
 def test_expired_inbox_items_are_not_listed_before_ttl_removes_them(frozen_clock, ses_outbox):
     everyone(frozen_clock)
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
 
     frozen_clock.advance(seconds=31 * 86_400)
 
@@ -200,11 +186,11 @@ def test_expired_inbox_items_are_not_listed_before_ttl_removes_them(frozen_clock
 
 def test_a_duplicate_chunk_notifies_nobody_again(frozen_clock, ses_outbox, capsys):
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
-    deliver(chunks)
+    chunks = put_live_and_fan_out(frozen_clock)
+    deliver_chunks(chunks)
     capsys.readouterr()
 
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
 
     assert len(ses_outbox.calls) == 1
     assert len(pushes("user-bob")) == len(pushes("user-carol")) == 1
@@ -218,22 +204,22 @@ def test_a_chunk_that_crashed_before_sending_is_delivered_by_its_retry_once(
     frozen_clock, ses_outbox, monkeypatch
 ):
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     real_publish = push_module.publish_go_live
 
     def broken(*args, **kwargs):
         raise RuntimeError("the invocation died")
 
     monkeypatch.setattr(push_module, "publish_go_live", broken)
-    assert len(deliver(chunks)) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "claimed"
+    assert len(deliver_chunks(chunks)) == 1
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "claimed"
     monkeypatch.setattr(push_module, "publish_go_live", real_publish)
 
     # Retried while the crashed attempt's claims still hold: nothing is sent twice, nothing yet either.
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
     assert pushes("user-bob") == []
     frozen_clock.advance(seconds=LEASE_S + 1)
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
 
     assert len(pushes("user-bob")) == len(pushes("user-carol")) == 1
     assert sorted(sent.to for sent in ses_outbox.sent) == ["user-bob@example.com", "user-dave@example.com"]
@@ -244,25 +230,25 @@ def test_a_crash_after_push_and_in_app_were_recorded_retries_only_the_email(
     frozen_clock, ses_outbox, monkeypatch
 ):
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     real_send = email_module.send_bulk
 
     def broken(*args, **kwargs):
         raise RuntimeError("the invocation died")
 
     monkeypatch.setattr(email_module, "send_bulk", broken)
-    assert len(deliver(chunks)) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "email_pending"
-    assert table.item("USER#user-carol", "ALERT#user-alice")["state"] == "delivered"
+    assert len(deliver_chunks(chunks)) == 1
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "email_pending"
+    assert table.get(keys.alert("user-carol", "user-alice"))["state"] == "delivered"
     monkeypatch.setattr(email_module, "send_bulk", real_send)
 
     frozen_clock.advance(seconds=LEASE_S + 1)
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
 
     assert sorted(sent.to for sent in ses_outbox.sent) == ["user-bob@example.com", "user-dave@example.com"]
     assert len(pushes("user-bob")) == 1
     assert len(inbox("user-bob")) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "delivered"
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "delivered"
 
 
 def test_the_named_window_a_crash_between_sending_and_recording_repeats_that_group(
@@ -270,7 +256,7 @@ def test_the_named_window_a_crash_between_sending_and_recording_repeats_that_gro
 ):
     """The one duplicate the design admits: sends accepted, then the marker write never happens."""
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     real_write = notification_store.write
     calls = {"n": 0}
 
@@ -281,9 +267,9 @@ def test_the_named_window_a_crash_between_sending_and_recording_repeats_that_gro
         return real_write(items)
 
     monkeypatch.setattr(notification_store, "write", crash_once)
-    assert len(deliver(chunks)) == 1
+    assert len(deliver_chunks(chunks)) == 1
     frozen_clock.advance(seconds=LEASE_S + 1)
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
 
     assert len(pushes("user-bob")) == 2  # the duplicate the window allows
     assert len(inbox("user-bob")) == 1  # in-app is keyed by stream: written twice, one item
@@ -322,7 +308,7 @@ def test_switched_off_channels_are_respected(
     everyone(frozen_clock)
     put_preferences("user-bob", {"goLive": channels})
 
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
 
     assert sorted(sent.to for sent in ses_outbox.sent) == emails
     assert len(pushes("user-bob")) == bob_pushes
@@ -334,13 +320,13 @@ def test_muted_creators_and_all_channels_off_reach_nobody_and_write_nothing(froz
     put_preferences("user-bob", {"mutedCreatorIds": ["user-alice"]})
     put_preferences("user-dave", {"goLive": {"email": False, "push": False, "inApp": False}})
 
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
 
     assert [sent.to for sent in ses_outbox.sent] == []
     assert pushes("user-bob") == []
     assert inbox("user-bob") == inbox("user-dave") == []
-    assert table.item("USER#user-bob", "ALERT#user-alice") is None
-    assert table.item("USER#user-dave", "ALERT#user-alice") is None
+    assert table.get(keys.alert("user-bob", "user-alice")) is None
+    assert table.get(keys.alert("user-dave", "user-alice")) is None
     assert len(pushes("user-carol")) == 1
 
 
@@ -359,7 +345,7 @@ def test_quiet_hours_in_the_users_time_zone_drop_push_but_keep_in_app_and_email(
     everyone(frozen_clock)
     put_preferences("user-bob", {"quietHours": {"start": start, "end": end, "timeZone": "Asia/Tokyo"}})
 
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
 
     assert len(pushes("user-bob")) == (0 if quiet else 1)
     assert len(inbox("user-bob")) == 1
@@ -369,11 +355,11 @@ def test_quiet_hours_in_the_users_time_zone_drop_push_but_keep_in_app_and_email(
 
 def test_a_follower_hears_about_a_creator_once_per_cooldown(frozen_clock, ses_outbox, capsys):
     everyone(frozen_clock)
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
     frozen_clock.advance(seconds=20 * 60)
     capsys.readouterr()
 
-    deliver(go_live(frozen_clock, SECOND_STREAM))
+    deliver_chunks(put_live_and_fan_out(frozen_clock, SECOND_STREAM))
 
     assert metrics(capsys)["RecipientsSkipped"] == 3
     assert [item["streamId"] for item in inbox("user-bob")] == [STREAM_ID]
@@ -382,7 +368,7 @@ def test_a_follower_hears_about_a_creator_once_per_cooldown(frozen_clock, ses_ou
 
     frozen_clock.advance(seconds=11 * 60)
     third = "01JDQ50000000000000000000B"
-    deliver(go_live(frozen_clock, third))
+    deliver_chunks(put_live_and_fan_out(frozen_clock, third))
     assert [item["streamId"] for item in inbox("user-bob")] == [third, STREAM_ID]
     assert len(pushes("user-bob")) == 2
 
@@ -396,19 +382,19 @@ def test_a_disabled_or_deleted_endpoint_loses_its_device_and_the_others_still_ge
 ):
     everyone(frozen_clock)
     stale = register_device("user-bob", "c" * 64, "ios")
-    arn = table.item("USER#user-bob", "DEVICES")["devices"][stale["deviceId"]]["endpointArn"]
+    arn = table.get(keys.devices("user-bob"))["devices"][stale["deviceId"]]["endpointArn"]
     if how == "disabled":
         sns().set_endpoint_attributes(EndpointArn=arn, Attributes={"Enabled": "false"})
     else:
         sns().delete_endpoint(EndpointArn=arn)
 
-    deliver(go_live(frozen_clock))
+    deliver_chunks(put_live_and_fan_out(frozen_clock))
 
     assert len(pushes("user-bob")) == 1
-    devices = table.item("USER#user-bob", "DEVICES")["devices"]
+    devices = table.get(keys.devices("user-bob"))["devices"]
     assert stale["deviceId"] not in devices
     assert len(devices) == 1
-    assert len(table.items("PUSH_TOKEN#")) == 2  # bob's live device and carol's
+    assert len(table.items(keys.PUSH_TOKEN_PK_PREFIX)) == 2  # bob's live device and carol's
     counted = metrics(capsys)
     assert counted["PushDevicesRemoved"] == 1
     assert counted["PushSent"] == 2
@@ -419,11 +405,11 @@ def test_a_disabled_or_deleted_endpoint_loses_its_device_and_the_others_still_ge
 
 def test_ses_throttling_is_retried_with_backoff_and_the_email_still_goes(frozen_clock, ses_outbox, capsys):
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     ses_outbox.fail_next("Throttling", times=2)
     started = frozen_clock.now_ms
 
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
 
     assert [call["outcome"] for call in ses_outbox.calls] == ["Throttling", "Throttling", "ok"]
     assert sorted(sent.to for sent in ses_outbox.sent) == ["user-bob@example.com", "user-dave@example.com"]
@@ -440,17 +426,17 @@ def test_when_ses_stays_down_in_app_still_lands_and_metrics_say_what_was_not_sen
     stack.set_parameter("SesMaxSendRate", 10)
     stack.set_parameter("NotificationDeliveryConcurrency", 10)  # one destination a call: two groups
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     ses_outbox.fail_next("TooManyRequestsException", times=5, status=429)
 
-    assert deliver(chunks) == []
+    assert deliver_chunks(chunks) == []
 
     # Five throttled attempts for the first group; the second is not tried (SES counts as down).
     assert len(ses_outbox.calls) == 5
     assert ses_outbox.sent == []
     assert all(len(inbox(user)) == 1 for user in ["user-bob", "user-carol", "user-dave"])
     assert len(pushes("user-bob")) == 1
-    assert table.item("USER#user-bob", "ALERT#user-alice")["state"] == "delivered"
+    assert table.get(keys.alert("user-bob", "user-alice"))["state"] == "delivered"
     counted = metrics(capsys)
     assert counted["EmailNotSent"] == 2
     assert counted["EmailThrottled"] == 5
@@ -459,10 +445,10 @@ def test_when_ses_stays_down_in_app_still_lands_and_metrics_say_what_was_not_sen
 
 def test_ses_refusing_to_send_skips_email_at_once(frozen_clock, ses_outbox, capsys):
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     ses_outbox.fail_next("SendingPausedException")
 
-    deliver(chunks)
+    deliver_chunks(chunks)
 
     assert len(ses_outbox.calls) == 1
     assert metrics(capsys)["EmailNotSent"] == 2
@@ -471,10 +457,10 @@ def test_ses_refusing_to_send_skips_email_at_once(frozen_clock, ses_outbox, caps
 
 def test_a_throttled_destination_is_retried_alone(frozen_clock, ses_outbox):
     everyone(frozen_clock)
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     ses_outbox.statuses_next(["SUCCESS", "ACCOUNT_THROTTLED"])
 
-    deliver(chunks)
+    deliver_chunks(chunks)
 
     first, second = (call["request"]["BulkEmailEntries"] for call in ses_outbox.calls)
     assert len(first) == 2
@@ -492,10 +478,10 @@ def test_email_is_paced_at_the_invocations_share_of_the_ses_rate(frozen_clock, s
     for index in range(5):
         sign_up(f"user-f{index}")
         follow(f"user-f{index}", "user-alice")
-    chunks = go_live(frozen_clock)
+    chunks = put_live_and_fan_out(frozen_clock)
     started = frozen_clock.now_ms
 
-    deliver(chunks)
+    deliver_chunks(chunks)
 
     assert [len(call["request"]["BulkEmailEntries"]) for call in ses_outbox.calls] == [2, 2, 1]
     assert len(ses_outbox.sent) == 5
@@ -509,7 +495,7 @@ def test_email_is_paced_at_the_invocations_share_of_the_ses_rate(frozen_clock, s
 def test_a_chunk_that_keeps_failing_lands_in_the_dlq_whole_and_replays(frozen_clock, ses_outbox, monkeypatch):
     everyone(frozen_clock)
     put_stream("user-alice", now_ms=frozen_clock.now_ms)
-    queues.invoke("NotifyFollowersFunction", [json.dumps({"streamId": STREAM_ID})], queue="GoLiveQueue")
+    run_notifier()
     real_recipients = notification_store.recipients
 
     def table_down(user_ids):
@@ -538,7 +524,7 @@ def test_profiles_show_only_their_owner_the_email(frozen_clock):
     everyone(frozen_clock)
 
     followers = api.request("GET", "/users/user-alice/followers", user="user-bob")
-    mine = request("GET", "/me", user="user-bob")
+    mine = api.request("GET", "/me", user="user-bob")
 
     assert "example.com" not in json.dumps(followers.body)
     assert mine.body["email"] == "user-bob@example.com"

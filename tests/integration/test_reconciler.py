@@ -5,7 +5,6 @@ all lost: what the table knows comes from the reconciler alone.
 """
 
 import asyncio
-import json
 import time
 
 import boto3
@@ -14,6 +13,7 @@ import pytest
 from livekit.protocol.egress import EgressStatus
 
 from local.livekit import clients
+from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
 from tests.support import livekit as lk
@@ -44,11 +44,10 @@ def real_time(frozen_clock):
 
 
 @pytest.fixture
-def go_live_queue(aws_backend):
-    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"}
-    )
-    return lambda: [json.loads(body)["streamId"] for body in queues.bodies("GoLiveQueue")]
+def go_live_stream_ids(aws_backend):
+    """Reads the stream ids of the go-live messages; the queue has no settle delay here."""
+    queues.without_delay("GoLiveQueue")
+    return queues.go_live_stream_ids
 
 
 # ---------------------------------------------------------------- moto only: LiveKit unreachable
@@ -61,10 +60,10 @@ def test_with_livekit_unreachable_nothing_is_judged(aws_backend, frozen_clock):
     report = reconcile()
 
     assert report["livekit_failures"] == 1
-    assert table.stream(stream.stream_id)["status"] == "preparing"
+    assert table.get(keys.stream(stream.stream_id))["status"] == "preparing"
 
 
-def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_clock, go_live_queue):
+def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_clock, go_live_stream_ids):
     stream = wh.seed_stream(created_at=frozen_clock.now_ms)
     sqs = boto3.client("sqs", region_name="us-east-1")
     attributes = sqs.get_queue_attributes(QueueUrl=queues.url("GoLiveQueue"), AttributeNames=["All"])[
@@ -75,7 +74,7 @@ def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_cl
     wh.deliver(
         wh.event("participant_joined", at_ms=frozen_clock.now_ms, stream=stream, participant=broadcaster)
     )
-    assert table.stream(stream.stream_id)["goLivePending"] is True
+    assert table.get(keys.stream(stream.stream_id))["goLivePending"] is True
     sqs.create_queue(
         QueueName=stack.current().attributes["GoLiveQueue"]["QueueName"],
         Attributes={"DelaySeconds": "0", "RedrivePolicy": attributes["RedrivePolicy"]},
@@ -84,8 +83,8 @@ def test_a_go_live_message_the_outbox_still_holds_is_sent(aws_backend, frozen_cl
     report = reconcile()  # LiveKit is unreachable here: the outbox is emptied all the same
 
     assert report["announced"] == 1
-    assert go_live_queue() == [stream.stream_id]
-    assert "goLivePending" not in table.stream(stream.stream_id)
+    assert go_live_stream_ids() == [stream.stream_id]
+    assert "goLivePending" not in table.get(keys.stream(stream.stream_id))
 
 
 def test_the_reconciler_finds_streams_by_key_never_by_scan(aws_backend, frozen_clock, monkeypatch):
@@ -118,11 +117,11 @@ def test_a_stream_whose_room_is_gone_is_ended_and_the_lock_released(livekit, rea
 
     report = reconcile()
 
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert report["ended"] == 1
     assert (item["status"], item["endReason"]) == ("ended", "room_gone")
     assert "GSI2PK" not in item
-    assert table.item("USER#user-alice", "ACTIVE_STREAM") is None
+    assert table.get(keys.active_stream_lock("user-alice")) is None
 
 
 @pytest.mark.livekit
@@ -135,14 +134,14 @@ def test_a_preparing_stream_whose_broadcaster_never_came_is_ended_after_the_grac
     report = reconcile()
 
     assert (report["ended"], report["rooms_deleted"]) == (1, 1)
-    item = table.stream(late["stream"]["streamId"])
+    item = table.get(keys.stream(late["stream"]["streamId"]))
     assert (item["status"], item["endReason"], item["durationMs"]) == ("ended", "broadcaster_never_came", 0)
     assert lk.rooms(livekit.url, livekit.api_key, livekit.api_secret, [late["connection"]["room"]]) == []
-    assert table.stream(fresh["stream"]["streamId"])["status"] == "preparing"
+    assert table.get(keys.stream(fresh["stream"]["streamId"]))["status"] == "preparing"
 
 
 @pytest.mark.livekit
-def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, real_time, go_live_queue):
+def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, real_time, go_live_stream_ids):
     created = api.create_stream()
     stream_id = created["stream"]["streamId"]
     viewer = api.request("POST", f"/streams/{stream_id}/join", user="user-bob").body["connection"]
@@ -170,16 +169,16 @@ def test_participants_whose_webhooks_were_lost_are_found_in_the_room(livekit, re
     connected, disconnected = asyncio.run(asyncio.wait_for(scenario(), 60))
 
     assert connected["went_live"] == 1
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert item["status"] == "live"
-    assert go_live_queue() == [stream_id]
+    assert go_live_stream_ids() == [stream_id]
     assert (item["viewerCount"], item["maxViewers"], item["uniqueViewers"], item["openSessions"]) == (
         0,
         1,
         1,
         0,
     )
-    bob = table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")
+    bob = table.get(keys.participant(stream_id, "user-bob"))
     assert bob["sessionCount"] == 1
     assert bob["connectedSids"] == []
     assert disconnected["sessions_closed"] == 2
@@ -199,18 +198,18 @@ def test_a_lost_egress_ended_is_settled_from_list_egress_and_still_makes_the_ree
         lambda: [e.status for e in livekit.relay.egress_list(room)] == [EgressStatus.EGRESS_COMPLETE],
         what="the simulated egress to complete",
     )
-    assert table.stream(stream_id)["recordingStatus"] == "pending"  # egress_ended never reached us
+    assert table.get(keys.stream(stream_id))["recordingStatus"] == "pending"  # egress_ended never reached us
 
     report = reconcile()
 
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert report["recordings_settled"] == 1
     assert item["recordingStatus"] == "complete"
     assert item["recordingUrl"].startswith(
         f"https://{stack.current().refs['RecordingsBucket']}.s3.amazonaws.com/recordings/{stream_id}/"
     )
     assert "GSI2PK" not in item
-    reel = table.item(f"REEL#{stream_id}", "REEL")
+    reel = table.get(keys.reel(stream_id))
     assert (reel["videoUrl"], reel["authorId"], reel["title"]) == (
         item["recordingUrl"],
         "user-alice",
@@ -228,5 +227,5 @@ def test_a_run_short_of_time_leaves_streams_for_the_next_run(livekit, real_time)
     short = api.invoke("ReconcileStreamsFunction", sample, remaining_ms=5_000).body
 
     assert (short["checked"], short["deferred"], short["ended"]) == (1, 1, 0)
-    assert table.stream(stream_id)["status"] == "preparing"
+    assert table.get(keys.stream(stream_id))["status"] == "preparing"
     assert api.invoke("ReconcileStreamsFunction", sample).body["ended"] == 1

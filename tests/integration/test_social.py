@@ -2,9 +2,10 @@
 
 import pytest
 
+from reels_live.store import keys
 from tests.support import api
 from tests.support import aws as table
-from tests.support.social import follow, request, sign_up
+from tests.support.social import follow, request_with_claims, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
 
@@ -26,33 +27,33 @@ def test_first_get_me_creates_the_profile_with_the_verified_email(frozen_clock):
         "createdAt": frozen_clock.now_ms,
         "updatedAt": frozen_clock.now_ms,
     }
-    stored = table.item("USER#user-alice", "PROFILE")
+    stored = table.get(keys.profile("user-alice"))
     assert stored["email"] == "user-alice@example.com"
     assert stored["entity"] == "profile"
 
 
 def test_an_unverified_email_is_never_stored():
-    response = request("GET", "/me", user="user-alice", claims={"email_verified": "false"})
+    response = request_with_claims("GET", "/me", user="user-alice", claims={"email_verified": "false"})
 
     assert response.status == 200
     assert response.body["email"] is None
-    assert "email" not in table.item("USER#user-alice", "PROFILE")
+    assert "email" not in table.get(keys.profile("user-alice"))
 
 
 def test_an_email_that_becomes_unverified_is_forgotten_and_a_new_verified_one_replaces_it():
     sign_up("user-alice")
 
-    changed = request(
+    changed = request_with_claims(
         "GET", "/me", user="user-alice", claims={"email": "new@example.com", "email_verified": "false"}
     )
     assert changed.body["email"] is None
-    assert "email" not in table.item("USER#user-alice", "PROFILE")
+    assert "email" not in table.get(keys.profile("user-alice"))
 
-    verified = request(
+    verified = request_with_claims(
         "GET", "/me", user="user-alice", claims={"email": "new@example.com", "email_verified": "true"}
     )
     assert verified.body["email"] == "new@example.com"
-    assert table.item("USER#user-alice", "PROFILE")["email"] == "new@example.com"
+    assert table.get(keys.profile("user-alice"))["email"] == "new@example.com"
 
 
 def test_a_token_without_email_keeps_the_stored_address():
@@ -83,7 +84,7 @@ def test_put_me_sets_name_and_bio_and_keeps_counts(frozen_clock):
     assert response.body["updatedAt"] == frozen_clock.now_ms
     cleared = api.request("PUT", "/me", user="user-alice", body={"displayName": "Alice"})
     assert cleared.body["bio"] is None
-    assert "bio" not in table.item("USER#user-alice", "PROFILE")
+    assert "bio" not in table.get(keys.profile("user-alice"))
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_put_me_rejects_bad_or_server_owned_fields_naming_the_field(body, field)
 
     assert response.status == 422
     assert response.body["error"]["field"] == field
-    assert table.item("USER#user-alice", "PROFILE") is None
+    assert table.get(keys.profile("user-alice")) is None
 
 
 # ---------------------------------------------------------------- follows
@@ -115,10 +116,10 @@ def test_follow_adds_the_edge_and_both_counts_once():
 
     assert first.status == again.status == 200
     assert first.body == again.body == {"userId": "user-alice", "following": True, "followerCount": 1}
-    assert table.item("USER#user-alice", "PROFILE")["followerCount"] == 1
-    assert table.item("USER#user-bob", "PROFILE")["followingCount"] == 1
-    edge = table.item("USER#user-bob", "FOLLOWS#user-alice")
-    assert edge["GSI1PK"] == "FOLLOWERS#user-alice"
+    assert table.get(keys.profile("user-alice"))["followerCount"] == 1
+    assert table.get(keys.profile("user-bob"))["followingCount"] == 1
+    edge = table.get(keys.follow("user-bob", "user-alice"))
+    assert edge["GSI1PK"] == keys.followers_partition("user-alice")
     assert edge["followerId"] == "user-bob"
 
 
@@ -131,9 +132,9 @@ def test_unfollow_removes_the_edge_and_counts_and_repeating_changes_nothing():
 
     assert first.status == again.status == 200
     assert again.body == {"userId": "user-alice", "following": False, "followerCount": 0}
-    assert table.item("USER#user-bob", "FOLLOWS#user-alice") is None
-    assert table.item("USER#user-alice", "PROFILE")["followerCount"] == 0
-    assert table.item("USER#user-bob", "PROFILE")["followingCount"] == 0
+    assert table.get(keys.follow("user-bob", "user-alice")) is None
+    assert table.get(keys.profile("user-alice"))["followerCount"] == 0
+    assert table.get(keys.profile("user-bob"))["followingCount"] == 0
 
 
 def test_nobody_can_follow_themselves():
@@ -144,7 +145,7 @@ def test_nobody_can_follow_themselves():
     assert response.status == 422
     assert response.error_code == "cannot_follow_self"
     assert response.body["error"]["field"] == "userId"
-    assert table.item("USER#user-alice", "FOLLOWS#user-alice") is None
+    assert table.get(keys.follow("user-alice", "user-alice")) is None
 
 
 def test_following_an_unknown_user_is_404_and_writes_nothing():
@@ -152,7 +153,7 @@ def test_following_an_unknown_user_is_404_and_writes_nothing():
 
     assert response.status == 404
     assert response.error_code == "user_not_found"
-    assert table.items("USER#") == []
+    assert table.items(keys.USER_PREFIX) == []
 
 
 def test_a_user_id_that_could_forge_a_key_is_rejected():
@@ -161,7 +162,7 @@ def test_a_user_id_that_could_forge_a_key_is_rejected():
 
     assert response.status == 422
     assert response.body["error"]["field"] == "userId"
-    assert table.items("USER#") == []
+    assert table.items(keys.USER_PREFIX) == []
 
 
 def test_followers_are_listed_newest_first_with_names_but_never_emails(frozen_clock):

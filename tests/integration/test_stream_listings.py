@@ -12,7 +12,8 @@ from tests.support import webhooks as wh
 S = 1000
 
 
-def go_live(stream, at: int) -> None:
+def deliver_broadcaster_joined(stream, at: int) -> None:
+    """The participant_joined webhook of the stream's broadcaster, which makes it live."""
     broadcaster = wh.participant(stream.author_id, f"PA_{stream.stream_id[-6:]}", joined_at_ms=at)
     wh.deliver(wh.event("participant_joined", at_ms=at, stream=stream, participant=broadcaster))
 
@@ -25,7 +26,7 @@ def live_streams(aws_backend, frozen_clock):
     for n in range(25):
         frozen_clock.advance(ms=1)  # ids sort by creation
         stream = wh.seed_stream(f"user-{n:02d}", created_at=t0, is_sensitive=n % 5 == 0)
-        go_live(stream, t0 + (n + 1) * S)
+        deliver_broadcaster_joined(stream, t0 + (n + 1) * S)
         streams.append(stream)
     return streams
 
@@ -100,7 +101,8 @@ def test_bad_list_parameters_are_422_naming_the_field(aws_backend, query, field)
     assert response.body["error"]["field"] == field
 
 
-def encode(data) -> str:
+def forged_cursor(data) -> str:
+    """A cursor made by hand (base64url JSON, as the list makes them) from whatever data a test gives."""
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
@@ -108,13 +110,18 @@ def encode(data) -> str:
     "cursor",
     [
         pytest.param("not-a-cursor!", id="not-base64"),
-        pytest.param(encode([1, 2]), id="not-an-object"),
-        pytest.param(encode({"p": {}, "x": [], "extra": 1}), id="extra-key"),
+        pytest.param(forged_cursor([1, 2]), id="not-an-object"),
+        pytest.param(forged_cursor({"p": {}, "x": [], "extra": 1}), id="extra-key"),
         pytest.param(
-            encode({"p": {"9": "0001795600000000#01JDQ3Z8G7N2V4K6M8P0R2T4W6"}, "x": []}), id="no-such-shard"
+            forged_cursor(
+                {"p": {"9": keys.status_sort_key("01JDQ3Z8G7N2V4K6M8P0R2T4W6", 1_795_600_000_000)}, "x": []}
+            ),
+            id="no-such-shard",
         ),
-        pytest.param(encode({"p": {"0": "LIVE#0"}, "x": []}), id="not-a-position"),
-        pytest.param(encode({"p": {}, "x": [12]}), id="bad-exhausted-shard"),
+        pytest.param(
+            forged_cursor({"p": {"0": keys.status_partition(keys.LIVE, 0)}, "x": []}), id="not-a-position"
+        ),
+        pytest.param(forged_cursor({"p": {}, "x": [12]}), id="bad-exhausted-shard"),
     ],
 )
 def test_a_tampered_live_cursor_is_422_on_the_cursor(aws_backend, cursor):

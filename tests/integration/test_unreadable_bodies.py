@@ -3,6 +3,7 @@ against the local stack: a JSON body declared as text/plain, and bytes that are 
 
 import pytest
 
+from reels_live.store import keys
 from tests.support import api, aws
 
 STREAM = "01JDQ3Z8G7N2V4K6M8P0R2T4W6"
@@ -17,7 +18,7 @@ def test_a_body_that_is_not_declared_json_is_a_422(
     assert response.status == 422
     assert response.error_code == "validation_error"
     assert "JSON" in response.body["error"]["message"]
-    assert aws.items("STREAM#") == []
+    assert aws.items(keys.STREAM_PK_PREFIX) == []
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/streams"), ("POST", f"/streams/{STREAM}/end")])
@@ -25,4 +26,4 @@ def test_a_body_that_is_not_utf8_is_a_422(aws_backend: object, method: str, path
     response = api.request(method, path, raw_body=b"\x1d\xff%_1")
     assert response.status == 422
     assert response.body["error"] == {"code": "validation_error", "message": "The body is not valid JSON."}
-    assert aws.items("STREAM#") == []
+    assert aws.items(keys.STREAM_PK_PREFIX) == []

@@ -5,8 +5,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
+from tests.support.notifications import deliver_chunks, run_notifier
 from tests.support.social import STREAM_ID, follow, put_stream, sign_up
 
 pytestmark = pytest.mark.usefixtures("aws_backend")
@@ -20,9 +22,8 @@ def link(frozen_clock, ses_outbox) -> str:
     sign_up("user-bob")
     follow("user-bob", "user-alice")
     put_stream("user-alice", now_ms=frozen_clock.now_ms)
-    queues.invoke("NotifyFollowersFunction", [json.dumps({"streamId": STREAM_ID})], queue="GoLiveQueue")
-    for chunk in queues.chunk_messages():
-        queues.invoke("DeliverNotificationsFunction", [json.dumps(chunk)], queue="NotificationChunkQueue")
+    run_notifier()
+    deliver_chunks(queues.chunk_messages())
     [sent] = ses_outbox.sent
     header = sent.headers["List-Unsubscribe"]
     assert header.startswith("<")
@@ -54,7 +55,7 @@ def one_click(token: str, **kwargs) -> api.ApiResponse:
 
 
 def email_switch(user: str) -> bool | None:
-    item = table.item(f"USER#{user}", "PREFERENCES")
+    item = table.get(keys.preferences(user))
     return None if item is None else item.get("goLiveEmail")
 
 
@@ -70,7 +71,7 @@ def test_a_one_click_post_switches_go_live_email_off_and_nothing_else(link, froz
     assert response.headers["content-type"].startswith("text/html")
     assert "Unsubscribed" in response.body
     assert email_switch("user-bob") is False
-    stored = table.item("USER#user-bob", "PREFERENCES")
+    stored = table.get(keys.preferences("user-bob"))
     assert stored["emailUnsubscribedAt"] == frozen_clock.now_ms
     preferences = api.request("GET", "/me/notification-preferences", user="user-bob").body
     assert preferences["goLive"] == {"email": False, "push": True, "inApp": True}
@@ -131,7 +132,7 @@ def test_get_shows_a_confirmation_page_that_posts_and_changes_nothing(link):
     assert '<form method="post" action="?t=' in page
     assert token_of(link) in page
     assert email_switch("user-bob") is None
-    assert table.item("USER#user-bob", "PREFERENCES") is None
+    assert table.get(keys.preferences("user-bob")) is None
 
 
 def test_get_with_a_bad_or_expired_link_shows_an_error_page(link, frozen_clock):

@@ -5,20 +5,20 @@ import json
 import boto3
 import pytest
 
+from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
 from tests.support import webhooks as wh
 from tests.support.webhooks import EgressStatus, Kind
 
 S = 1000  # ms
+SETTLING = keys.status_partition_prefix(keys.SETTLING)  # GSI2 partitions of streams still watched
 
 
 @pytest.fixture
-def go_live_queue(aws_backend):
-    """The go-live queue without its settle delay (GoLiveSettleSeconds=0), so tests read it at once."""
-    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"}
-    )
+def go_live_messages(aws_backend):
+    """Reads the go-live messages, parsed; the queue has no settle delay (GoLiveSettleSeconds=0) here."""
+    queues.without_delay("GoLiveQueue")
     return lambda: [json.loads(body) for body in queues.bodies("GoLiveQueue")]
 
 
@@ -33,15 +33,15 @@ def stream(aws_backend, t0):
 
 
 def stream_item(stream) -> dict:
-    return table.item(f"STREAM#{stream.stream_id}", "STREAM")
+    return table.get(keys.stream(stream.stream_id))
 
 
 def session_item(stream, sid) -> dict | None:
-    return table.item(f"STREAM#{stream.stream_id}", f"SESSION#{sid}")
+    return table.get(keys.session(stream.stream_id, sid))
 
 
 def participant_item(stream, user) -> dict | None:
-    return table.item(f"STREAM#{stream.stream_id}", f"PARTICIPANT#{user}")
+    return table.get(keys.participant(stream.stream_id, user))
 
 
 def joined(stream, user, sid, at, *, joined_at=None, **kind):
@@ -68,7 +68,7 @@ def outcome(built) -> str:
 
 
 def test_the_broadcaster_joining_makes_the_stream_live_once_and_enqueues_one_go_live(
-    stream, t0, go_live_queue
+    stream, t0, go_live_messages
 ):
     event = joined(stream, "user-alice", "PA_a1", t0 + 2 * S, joined_at=t0 + 1500)
 
@@ -79,16 +79,16 @@ def test_the_broadcaster_joining_makes_the_stream_live_once_and_enqueues_one_go_
     item = stream_item(stream)
     assert item["status"] == "live"
     assert item["startedAt"] == t0 + 1500
-    assert item["GSI2PK"].startswith("LIVE#")
-    assert item["GSI2SK"] == f"{t0 + 1500:013d}#{stream.stream_id}"
+    assert item["GSI2PK"].startswith(keys.status_partition_prefix(keys.LIVE))
+    assert item["GSI2SK"] == keys.status_sort_key(stream.stream_id, t0 + 1500)
     assert "goLivePending" not in item
     assert item["viewerCount"] == 0  # the broadcaster is never a viewer
-    assert go_live_queue() == [{"streamId": stream.stream_id}]
-    assert table.item("USER#user-alice", "ACTIVE_STREAM")["streamId"] == stream.stream_id
-    assert table.item(f"WEBHOOK_EVENT#{event.id}", "WEBHOOK_EVENT")["expiresAt"] > t0 // 1000
+    assert go_live_messages() == [{"streamId": stream.stream_id}]
+    assert table.get(keys.active_stream_lock("user-alice"))["streamId"] == stream.stream_id
+    assert table.get(keys.webhook_event(event.id))["expiresAt"] > t0 // 1000
 
 
-def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(stream, t0, go_live_queue):
+def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(stream, t0, go_live_messages):
     broadcaster = wh.participant("user-alice", "PA_a1", joined_at_ms=t0 + S)
     # Its participant_joined was lost: the publish is the first word of the broadcaster.
     published = wh.event("track_published", at_ms=t0 + 3 * S, stream=stream, participant=broadcaster)
@@ -102,10 +102,10 @@ def test_the_broadcasters_first_track_published_makes_a_preparing_stream_live(st
     item = stream_item(stream)
     assert (item["status"], item["startedAt"]) == ("live", t0 + 3 * S)
     assert session_item(stream, "PA_a1")["connected"] is True
-    assert go_live_queue() == [{"streamId": stream.stream_id}]
+    assert go_live_messages() == [{"streamId": stream.stream_id}]
 
 
-def test_a_viewers_track_published_changes_nothing(stream, t0, go_live_queue):
+def test_a_viewers_track_published_changes_nothing(stream, t0, go_live_messages):
     viewer = wh.participant("user-bob", "PA_b1", joined_at_ms=t0 + S)
 
     assert (
@@ -113,10 +113,10 @@ def test_a_viewers_track_published_changes_nothing(stream, t0, go_live_queue):
         == "unchanged"
     )
     assert stream_item(stream)["status"] == "preparing"
-    assert go_live_queue() == []
+    assert go_live_messages() == []
 
 
-def test_a_go_live_message_lost_with_sqs_is_sent_by_a_retry_of_the_event(stream, t0, go_live_queue):
+def test_a_go_live_message_lost_with_sqs_is_sent_by_a_retry_of_the_event(stream, t0, go_live_messages):
     sqs = boto3.client("sqs", region_name="us-east-1")
     attributes = sqs.get_queue_attributes(QueueUrl=queues.url("GoLiveQueue"), AttributeNames=["All"])[
         "Attributes"
@@ -133,7 +133,7 @@ def test_a_go_live_message_lost_with_sqs_is_sent_by_a_retry_of_the_event(stream,
     )
     assert outcome(event) == "duplicate"  # LiveKit retries; the state change is not applied twice
     assert "goLivePending" not in stream_item(stream)
-    assert go_live_queue() == [{"streamId": stream.stream_id}]
+    assert go_live_messages() == [{"streamId": stream.stream_id}]
 
 
 def test_the_settle_delay_is_the_go_live_queues_own_delay(aws_backend):
@@ -287,7 +287,7 @@ def test_room_finished_ends_the_stream_releases_the_lock_and_closes_sessions_at_
     assert (item["endedAt"], item["durationMs"], item["endReason"]) == (t0 + 70 * S, 68 * S, "room_finished")
     assert (item["viewerCount"], item["maxViewers"], item["openSessions"]) == (0, 1, 0)
     assert "GSI2PK" not in item  # nothing left to watch
-    assert table.item("USER#user-alice", "ACTIVE_STREAM") is None
+    assert table.get(keys.active_stream_lock("user-alice")) is None
     assert session_item(stream, "PA_b1")["leftAt"] == t0 + 70 * S
     assert participant_item(stream, "user-bob")["durationMs"] == 60 * S
     assert participant_item(stream, "user-alice")["durationMs"] == 68 * S
@@ -339,7 +339,7 @@ def test_after_the_creator_ends_the_stream_room_finished_settles_it(stream, t0, 
     # The room cannot be deleted here (no LiveKit): end still answers, LiveKit's room_finished follows.
     ended = api.request("POST", f"/streams/{stream.stream_id}/end", user="user-alice")
     assert ended.status == 200
-    assert stream_item(stream)["GSI2PK"].startswith("SETTLING#")  # until LiveKit confirms the room is gone
+    assert stream_item(stream)["GSI2PK"].startswith(SETTLING)  # until LiveKit confirms the room is gone
 
     outcome(left(stream, "user-bob", "PA_b1", t0 + 61 * S, joined_at=t0 + 10 * S))
     outcome(wh.event("room_finished", at_ms=t0 + 62 * S, stream=stream))
@@ -419,7 +419,7 @@ def test_a_completed_recording_of_a_stream_ended_with_save_as_reel_becomes_one_r
     frozen_clock.now_ms = t0 + 60 * S
     assert api.request("POST", f"/streams/{recorded.stream_id}/end", body={"saveAsReel": True}).status == 200
     outcome(wh.event("room_finished", at_ms=t0 + 61 * S, stream=recorded))
-    assert stream_item(recorded)["GSI2PK"].startswith("SETTLING#")  # the recording is not final yet
+    assert stream_item(recorded)["GSI2PK"].startswith(SETTLING)  # the recording is not final yet
     done = egress_event(recorded, "egress_ended", EgressStatus.EGRESS_COMPLETE, t0 + 65 * S, location=URL)
 
     assert outcome(done) == "recording_complete"
@@ -430,7 +430,7 @@ def test_a_completed_recording_of_a_stream_ended_with_save_as_reel_becomes_one_r
         "recording_complete"  # a later report of the same egress (same reel, not a second one)
     )
 
-    reels = table.items("REEL#")
+    reels = table.items(keys.REEL_PK_PREFIX)
     assert len(reels) == 1
     assert_has(
         reels[0],
@@ -444,8 +444,7 @@ def test_a_completed_recording_of_a_stream_ended_with_save_as_reel_becomes_one_r
             "isGated": False,
             "videoUrl": URL,
             "durationMs": 58 * S,
-            "GSI1PK": "AUTHOR#user-alice",
-            "GSI1SK": f"REEL#{recorded.stream_id}",
+            **keys.author_reels("user-alice", recorded.stream_id),
             "entity": "reel",
         },
     )
@@ -461,14 +460,14 @@ def test_a_recording_completed_before_the_creator_ended_still_makes_the_reel(rec
 
     outcome(wh.event("room_finished", at_ms=t0 + 61 * S, stream=recorded))
 
-    assert [reel["reelId"] for reel in table.items("REEL#")] == [recorded.stream_id]
+    assert [reel["reelId"] for reel in table.items(keys.REEL_PK_PREFIX)] == [recorded.stream_id]
 
 
 def test_without_save_as_reel_a_completed_recording_makes_no_reel(recorded, t0):
     outcome(wh.event("room_finished", at_ms=t0 + 61 * S, stream=recorded))
     outcome(egress_event(recorded, "egress_ended", EgressStatus.EGRESS_COMPLETE, t0 + 65 * S, location=URL))
 
-    assert table.items("REEL#") == []
+    assert table.items(keys.REEL_PK_PREFIX) == []
     assert stream_item(recorded)["recordingUrl"] == URL
 
 
@@ -486,7 +485,7 @@ def test_a_failed_egress_marks_the_recording_failed_and_the_stream_stays_ended(
     item = stream_item(recorded)
     assert (item["status"], item["recordingStatus"]) == ("ended", "failed")
     assert "recordingUrl" not in item
-    assert table.items("REEL#") == []
+    assert table.items(keys.REEL_PK_PREFIX) == []
     assert "GSI2PK" not in item
 
 

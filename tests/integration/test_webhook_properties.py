@@ -13,7 +13,6 @@ by the room emptying) is turned into LiveKit's webhooks and delivered through th
   LiveKit can still tell: status, who is connected, the counts, the recording and its reel.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from livekit.protocol import models as models_pb
 from local import template
 from reels_live.integrations import rooms
 from reels_live.live import reconciler
+from reels_live.store import keys
 from tests.support import api, queues, stack
 from tests.support import aws as table
 from tests.support import webhooks as wh
@@ -255,7 +255,7 @@ IGNORED = {
 
 def state(run: Run) -> dict:
     """The stream, participants, sessions and reel, with what names the stream (ids) taken out."""
-    prefix = f"STREAM#{run.stream.stream_id}"
+    prefix = keys.stream_partition(run.stream.stream_id)
     author = run.stream.author_id
 
     def clean(item: dict) -> dict:
@@ -265,25 +265,25 @@ def state(run: Run) -> dict:
         return cleaned
 
     items = table.items(prefix)
-    stream_item = next(item for item in items if item["SK"] == "STREAM")
-    reel = table.item(f"REEL#{run.stream.stream_id}", "REEL")
+    stream_item = next(item for item in items if item["SK"] == keys.STREAM_SK)
+    reel = table.get(keys.reel(run.stream.stream_id))
     return {
         "stream": clean(stream_item) | {"watched": "GSI2PK" in stream_item},
         "participants": {
             AUTHOR if i["userId"] == author else i["userId"]: clean(i)
             for i in items
-            if i["SK"].startswith("PARTICIPANT#")
+            if i["SK"].startswith(keys.PARTICIPANT_PREFIX)
         },
-        "sessions": {i["sid"]: clean(i) for i in items if i["SK"].startswith("SESSION#")},
+        "sessions": {i["sid"]: clean(i) for i in items if i["SK"].startswith(keys.SESSION_PREFIX)},
         "reel": clean(reel) if reel else None,
-        "lock": table.item(f"USER#{author}", "ACTIVE_STREAM") is not None,
+        "lock": table.get(keys.active_stream_lock(author)) is not None,
     }
 
 
-def go_live_messages() -> dict[str, int]:
+def go_live_counts() -> dict[str, int]:
+    """How many go-live messages wait for each stream id (received and removed)."""
     counts: dict[str, int] = {}
-    for body in queues.bodies("GoLiveQueue"):
-        stream_id = json.loads(body)["streamId"]
+    for stream_id in queues.go_live_stream_ids():
         counts[stream_id] = counts.get(stream_id, 0) + 1
     return counts
 
@@ -294,9 +294,8 @@ def fresh(aws_backend, frozen_clock) -> Callable[[], int]:
     grew with every example would slow each one down) and a go-live queue without its settle delay (its
     messages are counted per stream id, and stream ids never repeat)."""
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
     name = stack.current().refs["Table"]
-    sqs.set_queue_attributes(QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"})
+    queues.without_delay("GoLiveQueue")
     start = frozen_clock.now_ms
 
     def reset() -> int:
@@ -326,7 +325,7 @@ def test_any_delivery_livekit_allows_ends_in_the_state_of_in_order_delivery(
     t0 = fresh()
     reference = Run(session, t0, "ref")
     reference.play(list(range(len(session.steps))), frozen_clock)
-    expected, expected_messages = state(reference), go_live_messages().get(reference.stream.stream_id, 0)
+    expected, expected_messages = state(reference), go_live_counts().get(reference.stream.stream_id, 0)
 
     fresh()
     delivered = Run(session, t0, "lk")
@@ -334,7 +333,7 @@ def test_any_delivery_livekit_allows_ends_in_the_state_of_in_order_delivery(
 
     assert state(delivered) == expected
     assert expected_messages == (1 if expected["stream"].get("startedAt") is not None else 0)
-    assert go_live_messages().get(delivered.stream.stream_id, 0) == expected_messages
+    assert go_live_counts().get(delivered.stream.stream_id, 0) == expected_messages
 
 
 # ---------------------------------------------------------------- loss, and the reconciler
@@ -481,6 +480,6 @@ def test_with_events_lost_one_reconciler_run_restores_the_truth(fresh, frozen_cl
         assert stream["recordingStatus"] == expected["recording"]
         assert (got["reel"] is not None) == expected["reel"]
         assert stream["watched"] == (expected["recording"] not in ("none", "complete", "failed"))
-    assert not table.item(f"STREAM#{run.stream.stream_id}", "STREAM").get("goLivePending")
+    assert not table.get(keys.stream(run.stream.stream_id)).get("goLivePending")
     if stream.get("startedAt") is not None:
-        assert go_live_messages().get(run.stream.stream_id, 0) >= 1
+        assert go_live_counts().get(run.stream.stream_id, 0) >= 1

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 from livekit import api as livekit_api
 
 from local import provision
+from reels_live.store import keys
 from tests.conftest import DEV_KEYS
 from tests.support import api, stack
 from tests.support import aws as table
@@ -47,8 +48,8 @@ def joined_event(stream, frozen_clock):
 
 
 def nothing_applied(stream) -> bool:
-    item = table.item(f"STREAM#{stream.stream_id}", "STREAM")
-    return item["status"] == "preparing" and not table.items("WEBHOOK_EVENT#")
+    item = table.get(keys.stream(stream.stream_id))
+    return item["status"] == "preparing" and not table.items(keys.WEBHOOK_EVENT_PK_PREFIX)
 
 
 def b64url(data: bytes) -> str:
@@ -81,7 +82,7 @@ def test_an_event_signed_with_livekit_apis_token_code_is_applied(stream, frozen_
 
     assert response.status == 200
     assert response.body == {"outcome": "go_live"}
-    assert table.item(f"STREAM#{stream.stream_id}", "STREAM")["status"] == "live"
+    assert table.get(keys.stream(stream.stream_id))["status"] == "live"
 
 
 def test_a_bearer_prefix_is_accepted_too(stream, frozen_clock):
@@ -175,7 +176,7 @@ def test_during_a_key_rotation_the_old_and_the_new_key_both_verify(stream, froze
         wh.post(new, wh.sign(new, key="APInewkey", secret="the-new-secret-that-is-32-chars-long")).status
         == 200
     )
-    assert table.item(f"STREAM#{stream.stream_id}", "STREAM")["viewerCount"] == 1
+    assert table.get(keys.stream(stream.stream_id))["viewerCount"] == 1
 
 
 def test_a_key_dropped_from_the_secret_no_longer_verifies(stream, frozen_clock):
@@ -207,7 +208,7 @@ def test_a_verified_body_that_is_not_an_event_is_400(aws_backend, body, field):
     assert response.status == 400
     assert response.error_code == "malformed_webhook"
     assert response.body["error"].get("field") == field
-    assert not table.items("WEBHOOK_EVENT#")
+    assert not table.items(keys.WEBHOOK_EVENT_PK_PREFIX)
 
 
 def test_unknown_fields_from_a_newer_livekit_are_ignored(stream, frozen_clock):
@@ -228,7 +229,7 @@ def test_an_event_for_a_room_this_app_does_not_own_is_200_and_ignored(aws_backen
     response = wh.deliver(foreign)
 
     assert response.body == {"outcome": "not_our_room"}
-    assert not table.items("WEBHOOK_EVENT#")
+    assert not table.items(keys.WEBHOOK_EVENT_PK_PREFIX)
 
 
 def test_the_route_is_outside_the_jwt_authorizer():

@@ -6,7 +6,6 @@ to the handler as API Gateway would. Faults are injected at the relay: duplicate
 """
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Iterator
 
@@ -15,6 +14,7 @@ import pytest
 
 from local.livekit import clients
 from local.livekit.relay import LocalLiveKit
+from reels_live.store import keys
 from tests.support import api, queues
 from tests.support import aws as table
 from tests.support import livekit as lk
@@ -27,9 +27,7 @@ pytestmark = pytest.mark.livekit
 def sink(livekit: LocalLiveKit, frozen_clock) -> Iterator[wh.HandlerSink]:
     """Webhooks from the relay to our handler; the clock reads the wall clock LiveKit stamps events with."""
     frozen_clock.now_ms = time.time_ns() // 1_000_000
-    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queues.url("GoLiveQueue"), Attributes={"DelaySeconds": "0"}
-    )
+    queues.without_delay("GoLiveQueue")
     handler_sink = wh.HandlerSink()
     livekit.relay.webhook_targets = [handler_sink.url]
     yield handler_sink
@@ -43,7 +41,7 @@ def until(
     """Wait (in a thread, so the clients' loop keeps running) until the stream item has these values."""
 
     def holds() -> bool:
-        item = table.stream(stream_id)
+        item = table.get(keys.stream(stream_id))
         return all(item.get(name) == value for name, value in expected.items())
 
     return asyncio.to_thread(sink.wait_for, holds, timeout, what)
@@ -62,13 +60,13 @@ def test_a_broadcasters_publish_makes_the_stream_live_through_livekits_own_webho
             await clients.disconnect(broadcaster)
 
     lk.run_scenario(scenario, timeout=90)
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert item["startedAt"] <= time.time_ns() // 1_000_000
     assert item["viewerCount"] == 0
     # The table changes inside the handler; its answer is recorded a moment later.
     sink.wait_for(lambda: sink.handled("participant_joined"), what="participant_joined handled")
     assert sink.handled("participant_joined")[:1] == ["go_live"]
-    assert [json.loads(body)["streamId"] for body in queues.bodies("GoLiveQueue")] == [stream_id]
+    assert queues.go_live_stream_ids() == [stream_id]
 
 
 def test_viewers_who_join_through_the_api_and_connect_are_counted_and_a_reconnect_stays_one_viewer(
@@ -92,13 +90,13 @@ def test_viewers_who_join_through_the_api_and_connect_are_counted_and_a_reconnec
             await asyncio.to_thread(
                 sink.wait_for,
                 lambda: (
-                    table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")["sessionCount"] == 2
-                    and len(table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")["connectedSids"]) == 1
+                    table.get(keys.participant(stream_id, "user-bob"))["sessionCount"] == 2
+                    and len(table.get(keys.participant(stream_id, "user-bob"))["connectedSids"]) == 1
                 ),
                 20,
                 "bob's first session to close",
             )
-            assert table.stream(stream_id)["viewerCount"] == 2
+            assert table.get(keys.stream(stream_id))["viewerCount"] == 2
             await clients.disconnect(rooms[2])  # carol leaves cleanly
             await until(sink, stream_id, "carol's leave", viewerCount=1)
         finally:
@@ -106,7 +104,7 @@ def test_viewers_who_join_through_the_api_and_connect_are_counted_and_a_reconnec
                 await clients.disconnect(room)
 
     lk.run_scenario(scenario, timeout=90)
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert (item["maxViewers"], item["uniqueViewers"]) == (2, 2)
 
 
@@ -127,7 +125,7 @@ def test_a_viewer_whose_connection_drops_abruptly_leaves_the_count_once_livekit_
             await clients.disconnect(broadcaster)
 
     lk.run_scenario(scenario, timeout=90)
-    bob = table.item(f"STREAM#{stream_id}", "PARTICIPANT#user-bob")
+    bob = table.get(keys.participant(stream_id, "user-bob"))
     assert (bob["sessionCount"], bob["connectedSids"]) == (1, [])
     assert bob["durationMs"] > 0
 
@@ -152,12 +150,12 @@ def test_ending_brings_room_finished_which_changes_nothing_twice(livekit, sink):
 
     lk.run_scenario(scenario, timeout=90)
     assert sink.handled("room_finished") == ["room_finished", "duplicate"]
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert item["status"] == "ended"
     assert (item["viewerCount"], item["openSessions"]) == (0, 0)
     assert item["roomFinishedAt"] >= item["endedAt"]
     assert "GSI2PK" not in item
-    assert table.item("USER#user-alice", "ACTIVE_STREAM") is None
+    assert table.get(keys.active_stream_lock("user-alice")) is None
 
 
 def test_duplicates_drops_and_reorders_at_the_relay_leave_the_counts_true(livekit, sink):
@@ -190,7 +188,7 @@ def test_duplicates_drops_and_reorders_at_the_relay_leave_the_counts_true(liveki
 
     lk.run_scenario(scenario, timeout=90)
     assert "duplicate" in sink.handled("participant_joined")
-    item = table.stream(stream_id)
+    item = table.get(keys.stream(stream_id))
     assert (item["viewerCount"], item["maxViewers"], item["uniqueViewers"]) == (0, 2, 2)
 
 
@@ -218,8 +216,8 @@ def test_a_recorded_stream_ended_with_save_as_reel_becomes_a_reel_through_egress
 
     lk.run_scenario(scenario, timeout=90)
     assert sink.handled("egress_ended") == ["recording_complete", "duplicate"]
-    item = table.stream(stream_id)
-    reels = table.items("REEL#")
+    item = table.get(keys.stream(stream_id))
+    reels = table.items(keys.REEL_PK_PREFIX)
     assert [reel["reelId"] for reel in reels] == [stream_id]
     assert (reels[0]["videoUrl"], reels[0]["title"], reels[0]["tags"]) == (
         item["recordingUrl"],

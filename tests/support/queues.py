@@ -47,6 +47,18 @@ def url(queue: str) -> str:
     return stack.current().refs[queue]
 
 
+def without_delay(queue: str) -> None:
+    """The queue delivers at once (the go-live queue's settle delay off), so a test reads it straight away."""
+    boto3.client("sqs", region_name=REGION).set_queue_attributes(
+        QueueUrl=url(queue), Attributes={"DelaySeconds": "0"}
+    )
+
+
+def go_live_stream_ids() -> list[str]:
+    """The stream ids of the go-live messages waiting in GoLiveQueue (received and removed)."""
+    return [json.loads(body)["streamId"] for body in bodies("GoLiveQueue")]
+
+
 def bodies(queue: str, *, delete: bool = True) -> list[str]:
     """Every message body waiting in a queue (received, and deleted unless told otherwise)."""
     sqs = boto3.client("sqs", region_name=REGION)

@@ -5,14 +5,11 @@ Streams are put live directly in the table (the webhook side moves them there in
 
 from typing import Any
 
-import boto3
-
 from reels_live.entities.lifecycle import StreamStatus
 from reels_live.entities.streams import Stream
 from reels_live.store import streams as stream_store
-from reels_live.store import table
 from tests.support import api
-from tests.support import aws as table_support
+from tests.support import aws as table
 
 STREAM_ID = "01JDQ3Z8G7N2V4K6M8P0R2T4W6"
 
@@ -20,15 +17,15 @@ STREAM_ID = "01JDQ3Z8G7N2V4K6M8P0R2T4W6"
 def sign_up(user: str, *, name: str | None = None, verified: bool = True) -> dict[str, Any]:
     """GET /me as `user` (creates the profile with the token's email, verified or not), then a name."""
     claims = {"email_verified": "true" if verified else "false"}
-    response = request("GET", "/me", user=user, claims=claims)
+    response = request_with_claims("GET", "/me", user=user, claims=claims)
     assert response.status == 200, response.body
     if name:
-        response = request("PUT", "/me", user=user, body={"displayName": name}, claims=claims)
+        response = request_with_claims("PUT", "/me", user=user, body={"displayName": name}, claims=claims)
         assert response.status == 200, response.body
     return response.body
 
 
-def request(
+def request_with_claims(
     method: str, path: str, *, user: str, claims: dict[str, str] | None = None, **kwargs: Any
 ) -> api.ApiResponse:
     """An API request whose token carries extra (or replaced) claims."""
@@ -77,8 +74,5 @@ def put_stream(
         created_at=now_ms - 30_000,
         started_at=now_ms - 20_000 if status is not StreamStatus.PREPARING else None,
     )
-    item = stream_store.stream_item(stream)
-    boto3.client("dynamodb", region_name="us-east-1").put_item(
-        TableName=table_support.table_name(), Item=table.to_attributes(item)
-    )
+    table.put(stream_store.stream_item(stream))
     return stream

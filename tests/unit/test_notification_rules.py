@@ -11,7 +11,7 @@ from reels_live.entities.preferences import NotificationPreferences, QuietHours
 from reels_live.integrations import ses as email
 from reels_live.integrations import sqs as queues
 from reels_live.notifications import delivery, rules
-from reels_live.store import cursors
+from reels_live.store import cursors, keys
 
 
 def at(iso: str) -> int:
@@ -129,16 +129,16 @@ def test_ses_per_destination_statuses(status, outcome):
 
 
 def test_a_cursor_round_trips_and_is_pinned_to_its_partition():
-    key = {"PK": "USER#bob", "SK": "INBOX#01J"}
+    key = keys.inbox("bob", "01J")
     cursor = cursors.encode(key)
+    bobs, carols = {keys.PK: keys.user_partition("bob")}, {keys.PK: keys.user_partition("carol")}
+    inbox, follows = {keys.SK: keys.INBOX_PREFIX}, {keys.SK: keys.FOLLOWS_PREFIX}
 
-    assert cursors.decode(cursor, pinned={"PK": "USER#bob"}, prefixes={"SK": "INBOX#"}) == key
+    assert cursors.decode(cursor, pinned=bobs, prefixes=inbox) == key
     with pytest.raises(cursors.InvalidCursor):
-        cursors.decode(cursor, pinned={"PK": "USER#carol"}, prefixes={"SK": "INBOX#"})
+        cursors.decode(cursor, pinned=carols, prefixes=inbox)
     with pytest.raises(cursors.InvalidCursor):
-        cursors.decode(cursor, pinned={"PK": "USER#bob"}, prefixes={"SK": "FOLLOWS#"})
+        cursors.decode(cursor, pinned=bobs, prefixes=follows)
     with pytest.raises(cursors.InvalidCursor):
-        cursors.decode(
-            cursors.encode({**key, "GSI1PK": "x"}), pinned={"PK": "USER#bob"}, prefixes={"SK": "INBOX#"}
-        )
+        cursors.decode(cursors.encode({**key, keys.GSI1PK: "x"}), pinned=bobs, prefixes=inbox)
     assert cursors.encode(None) is None

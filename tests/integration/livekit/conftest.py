@@ -119,7 +119,7 @@ def webhook_sink() -> Iterator[WebhookSink]:
 
 
 @pytest.fixture(scope="module")
-def local_stack(
+def livekit_with_sink(
     webhook_sink: WebhookSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalLiveKit]:
     """livekit-server (the repo config) behind the relay, webhooks relayed to the sink."""
@@ -129,15 +129,15 @@ def local_stack(
 
 
 @pytest.fixture
-def stack(local_stack: LocalLiveKit, webhook_sink: WebhookSink) -> Iterator[LocalLiveKit]:
+def stack(livekit_with_sink: LocalLiveKit, webhook_sink: WebhookSink) -> Iterator[LocalLiveKit]:
     """The module's stack with no faults, an empty webhook log and sink; each test uses its own rooms."""
-    relay = local_stack.relay
+    relay = livekit_with_sink.relay
     relay.clear_faults()
     relay.clear_webhooks()
     relay.reseed(0)
     relay.webhook_targets = [webhook_sink.url]
     webhook_sink.reset()
-    yield local_stack
+    yield livekit_with_sink
     relay.clear_faults()
     assert not webhook_sink.rejected, f"webhooks with a bad signature: {webhook_sink.rejected}"
 

@@ -181,3 +181,23 @@ def stream_id_of_status_key(sort_key: str) -> tuple[str, int]:
     """(stream id, since) from a GSI2 sort key."""
     since, stream_id = sort_key.split("#", 1)
     return stream_id, int(since)
+
+
+# ---------------------------------------------------------------- prefixes for reading the table back
+# What whole families of items start with: scans and checks outside the access patterns (tests, tools).
+
+STREAM_PK_PREFIX = "STREAM#"
+"""PK of every stream partition: the stream, its participants, sessions and announcement."""
+PARTICIPANT_PREFIX = "PARTICIPANT#"
+"""SK of a stream's participants, in the stream's partition."""
+REEL_PK_PREFIX = "REEL#"
+"""PK of every reel (a reel's partition is its own id)."""
+WEBHOOK_EVENT_PK_PREFIX = "WEBHOOK_EVENT#"
+"""PK of every applied LiveKit webhook event."""
+PUSH_TOKEN_PK_PREFIX = "PUSH_TOKEN#"
+"""PK of every push token's owner item."""
+
+
+def status_partition_prefix(prefix: str) -> str:
+    """What the GSI2 partition of every shard of a watched set (PREPARING, LIVE, SETTLING) starts with."""
+    return f"{prefix}#"

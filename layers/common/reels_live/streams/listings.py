@@ -33,7 +33,11 @@ def user_streams(user_id: str, *, limit: int, cursor: str | None) -> StreamPage:
         start = cursors.decode(
             cursor,
             pinned={keys.GSI1PK: keys.author_partition(user_id)},
-            prefixes={keys.PK: keys.STREAM_PK_PREFIX, keys.SK: keys.STREAM_SK, keys.GSI1SK: keys.STREAM_GSI1_PREFIX},
+            prefixes={
+                keys.PK: keys.STREAM_PK_PREFIX,
+                keys.SK: keys.STREAM_SK,
+                keys.GSI1SK: keys.STREAM_GSI1_PREFIX,
+            },
         )
     except cursors.InvalidCursor as error:
         raise InvalidCursor("The cursor is not one this list gave out.", field="cursor") from error
